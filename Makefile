@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh machine with Python >= 3.11, git and make:
+#   make book   set up .venv, install, build the site into _build/html (executing every notebook)
+#   make test   set up .venv, install, run every test (unit, property, strict nbval, -W build, site)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: setup book test unit notebooks build-check site-check execute bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --keep-going
+
+test: unit notebooks build-check site-check
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest book $(NBVAL) -n $(JOBS) --dist loadfile -q -p no:cacheprovider
+
+# Strict nbval above re-executed every notebook and found its stored outputs reproduced, so the
+# warnings-as-errors build renders those stored outputs instead of executing everything again.
+build-check: $(STAMP)
+	@mkdir -p _build
+	$(BIN)/python tools/config_variant.py execute.execute_notebooks=off > _build/_config.noexec.yml
+	$(BIN)/jupyter-book build . --config _build/_config.noexec.yml -W -n --keep-going
+
+site-check: $(STAMP)
+	@if [ -d tests/site ]; then $(BIN)/python -m pytest tests/site -q; fi
+
+# Re-execute notebooks in place (commit them with their outputs): make execute NB="book/02_*.ipynb"
+NB ?= book/*.ipynb
+execute: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

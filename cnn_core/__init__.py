@@ -1,0 +1,26 @@
+"""cnn_core: a small, verified numpy kernel for the mathematics of convolutional networks.
+
+Layout NCHW, float64 by default (float32 stays float32), every random draw from an explicit
+``numpy.random.Generator``. Naive loop references live in :mod:`cnn_core.naive`.
+"""
+
+from . import data, naive
+from .activations import (leaky_relu, leaky_relu_derivative, log_softmax, relu, relu_derivative,
+                          sigmoid, sigmoid_derivative, softmax, softmax_backward, softmax_jacobian,
+                          tanh, tanh_derivative)
+from .checks import assert_close, check_implementation
+from .conv import col2im, conv2d, conv2d_backward, conv_transpose2d, im2col
+from .gradcheck import GradientReport, check_layer_gradients, numerical_gradient, rel_error
+from .init import he_normal, xavier_uniform
+from .layers import (AvgPool2D, Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU,
+                     Sequential, Sigmoid, Subsample2D, Tanh)
+from .losses import (binary_cross_entropy_with_logits, cross_entropy, mae_loss, mape_loss,
+                     mse_loss, msle_loss)
+from .optim import SGD
+from .pooling import (avg_pool2d, avg_pool2d_backward, lp_pool2d, lp_pool2d_backward, max_pool2d,
+                      max_pool2d_argmax, max_pool2d_backward, max_pool2d_mask)
+from .shapes import conv_output_size, conv_transpose_output_size, resolve_padding
+from .signal2d import convolve2d, correlate2d, down, rot180, up
+from .train import History, evaluate, fit, predict
+
+__version__ = "0.1.0"

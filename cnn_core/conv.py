@@ -1,0 +1,308 @@
+r"""Multi-channel 2-D convolution (cross-correlation) in NCHW layout, forward and backward.
+
+Conventions (the same as PyTorch, CS231n and every framework):
+
+- ``x`` has shape ``(N, C, H, W)``; the kernel ``w`` has shape ``(F, C, kh, kw)``; the bias ``b`` ``(F,)``.
+- "Convolution" is cross-correlation, the kernel is *not* flipped:
+
+  .. math:: y_{n,f,i,j} = b_f + \sum_{c}\sum_{a,b} x^{\text{pad}}_{n,c,\,s_h i + d_h a,\,s_w j + d_w b}\; w_{f,c,a,b}
+
+- Output size per axis: :func:`cnn_core.conv_output_size`.
+
+Implementation: ``im2col`` gathers every receptive field into the columns of a matrix with one
+strided view and one copy, and a single (batched) matrix product does the rest. The gradient with
+respect to the input is computed exactly as the book derives it, as the *full* convolution of the
+upstream gradient (zeros inserted between its elements when the stride is > 1) with the kernel
+rotated by 180°; :func:`conv_transpose2d` is the same operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._validate import as_float_array, as_pair, check_ndim
+from .shapes import Pads, conv_output_size, conv_transpose_output_size, resolve_padding
+
+__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "im2col", "col2im"]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything about the size arithmetic of one convolution, resolved and checked once."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: Pads
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        (pt, pb), (pl, pr) = self.pads
+        return self.in_hw[0] + pt + pb, self.in_hw[1] + pl + pr
+
+
+def _geometry(in_hw, kernel, stride, padding, dilation) -> ConvGeometry:
+    kernel = as_pair(kernel, "kernel_size")
+    stride = as_pair(stride, "stride")
+    dilation = as_pair(dilation, "dilation")
+    pads = resolve_padding(padding, kernel, dilation, stride)
+    out = []
+    for axis, (n, k, s, d, (p0, p1)) in enumerate(zip(in_hw, kernel, stride, dilation, pads)):
+        k_eff = d * (k - 1) + 1
+        if n + p0 + p1 < k_eff:
+            name = "height" if axis == 0 else "width"
+            raise ValueError(
+                f"kernel {name} {k} (effective size {k_eff} with dilation {d}) is larger than the "
+                f"padded input {name} {n + p0 + p1} (input {n}, padding {p0}+{p1})"
+            )
+        out.append((n + p0 + p1 - k_eff) // s + 1)
+    return ConvGeometry(kernel, stride, dilation, pads, tuple(in_hw), tuple(out))
+
+
+def _pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes of ``x`` with ``value`` (faster than ``np.pad`` for this case)."""
+    (pt, pb), (pl, pr) = pads
+    if pt == pb == pl == pr == 0:
+        return x
+    *lead, h, w = x.shape
+    out = np.full((*lead, h + pt + pb, w + pl + pr), value, dtype=x.dtype)
+    out[..., pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Read-only view ``(N, C, kh, kw, H', W')`` of a padded input: element ``[n, c, a, b, i, j]``
+    is ``xp[n, c, s_h i + d_h a, s_w j + d_w b]``. No data is copied."""
+    n, c = xp.shape[:2]
+    s0, s1, s2, s3 = xp.strides
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    return as_strided(xp, shape=(n, c, kh, kw, *g.out_hw),
+                      strides=(s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw), writeable=False)
+
+
+def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    n, c = xp.shape[:2]
+    kh, kw = g.kernel
+    return _windows(xp, g).reshape(n, c * kh * kw, g.out_hw[0] * g.out_hw[1])  # one copy
+
+
+def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Cross-correlate an already padded input with ``w``: one im2col copy, one matrix product."""
+    n = xp.shape[0]
+    f = w.shape[0]
+    cols = _im2col_padded(xp, g)                       # (N, C*kh*kw, H'*W')
+    out = np.matmul(w.reshape(f, -1), cols)            # (N, F, H'*W')
+    return out.reshape(n, f, *g.out_hw)
+
+
+def _check_conv_inputs(x, w, b=None):
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    check_ndim(w, 4, "w", "(F, C, kh, kw)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"channel mismatch: x has C = {x.shape[1]} channels (x.shape = {x.shape}) but the "
+            f"kernel w expects {w.shape[1]} (w.shape = {w.shape}); w must be (F, C, kh, kw)"
+        )
+    dtype = np.result_type(x, w)
+    if b is not None:
+        b = as_float_array(b, "b")
+        if b.shape != (w.shape[0],):
+            raise ValueError(
+                f"b must have shape (F,) = ({w.shape[0]},), one bias per kernel; got {b.shape}"
+            )
+        dtype = np.result_type(dtype, b)
+        b = b.astype(dtype, copy=False)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b
+
+
+def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1) -> np.ndarray:
+    r"""2-D convolution (cross-correlation) of a batch of multi-channel images.
+
+    Parameters
+    ----------
+    x : array (N, C, H, W)
+    w : array (F, C, kh, kw), one kernel per output channel
+    b : array (F,) or None
+    stride, dilation : int or (h, w)
+    padding : int, (ph, pw), ``"valid"``, ``"same"`` (stride 1 only) or ``"full"``
+
+    Returns
+    -------
+    y : array (N, F, H', W'), with :math:`H' = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1`
+
+    .. math:: y_{n,f,i,j} = b_f + \sum_{c=0}^{C-1}\sum_{a=0}^{k_h-1}\sum_{b=0}^{k_w-1}
+              x^{\text{pad}}_{n,c,\,s_h i + d_h a,\,s_w j + d_w b}\; w_{f,c,a,b}
+
+    Integer input is computed in float64; float32 stays float32.
+    """
+    x, w, b = _check_conv_inputs(x, w, b)
+    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    y = _correlate(_pad(x, g.pads), w, g)
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    r"""Gradient of a convolution with respect to its (unpadded) input.
+
+    :math:`\partial E/\partial X = \operatorname{full\_corr}(\text{stuff}_s(\delta),\ \operatorname{rot180}(W))`
+    with the kernel's two channel axes swapped; ``stuff_s`` puts ``s - 1`` zeros between the
+    elements of δ (the "fractionally strided" view). The padding is cut off at the end.
+    """
+    n, f, ho, wo = dout.shape
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    hp, wp = g.padded_hw
+    hz, wz = (ho - 1) * sh + 1, (wo - 1) * sw + 1          # zero-stuffed size
+    eh, ew = dh * (kh - 1), dw * (kw - 1)                   # "full" padding
+    rh, rw = hp - hz - eh, wp - wz - ew                     # rows/cols the forward never reached
+    dz = np.zeros((n, f, hz + 2 * eh + rh, wz + 2 * ew + rw), dtype=dout.dtype)
+    dz[:, :, eh:eh + hz:sh, ew:ew + wz:sw] = dout
+    w_rot = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, kh, kw)
+    g_full = ConvGeometry(g.kernel, (1, 1), g.dilation, ((0, 0), (0, 0)), dz.shape[2:], (hp, wp))
+    dxp = _correlate(dz, w_rot, g_full)
+    (pt, _), (pl, _) = g.pads
+    h, wd = g.in_hw
+    if (pt, pl, h, wd) == (0, 0, hp, wp):
+        return dxp
+    return np.ascontiguousarray(dxp[:, :, pt:pt + h, pl:pl + wd])
+
+
+def conv2d_backward(dout, x, w, *, stride=1, padding=0, dilation=1):
+    r"""Gradients of :func:`conv2d`, given the upstream gradient ``dout`` = ∂E/∂y.
+
+    Parameters
+    ----------
+    dout : array (N, F, H', W')
+    x : array (N, C, H, W), the forward input
+    w : array (F, C, kh, kw), the forward kernel
+    stride, padding, dilation : as in the forward call
+
+    Returns
+    -------
+    dx : array (N, C, H, W)
+        the **full** convolution of ``dout`` with the kernel rotated by 180°
+        (:math:`\delta` with ``s - 1`` zeros between elements when strided), padding cropped;
+    dw : array (F, C, kh, kw)
+        the valid cross-correlation of the (padded) input with ``dout``:
+        :math:`\partial E/\partial w_{f,c,a,b} = \sum_{n,i,j} \delta_{n,f,i,j}\, x^{\text{pad}}_{n,c,s_h i+d_h a,s_w j+d_w b}`;
+    db : array (F,)
+        :math:`\sum_{n,i,j} \delta_{n,f,i,j}`.
+    """
+    x, w, _ = _check_conv_inputs(x, w)
+    dout = as_float_array(dout, "dout")
+    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    expected = (x.shape[0], w.shape[0], *g.out_hw)
+    if dout.shape != expected:
+        raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
+    dout = dout.astype(x.dtype, copy=False)
+    n, f = expected[:2]
+    cols = _im2col_padded(_pad(x, g.pads), g)                        # (N, K, P)
+    d2 = dout.reshape(n, f, -1)                                      # (N, F, P)
+    dw = np.matmul(d2, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    dx = _input_gradient(dout, w, g)
+    return dx, dw, db
+
+
+def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1):
+    r"""Transposed convolution, with PyTorch's semantics: the adjoint of :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : array (N, C_in, H, W)
+    w : array (C_in, C_out, kh, kw) (note: input channels first, as in PyTorch)
+    b : array (C_out,) or None
+    stride, dilation, padding, output_padding : int or (h, w); ``padding`` removes rows/columns
+        from the output, ``output_padding`` (smaller than the stride or the dilation) adds them
+        at the bottom/right.
+
+    Returns
+    -------
+    y : array (N, C_out, H_out, W_out) with
+        :math:`H_{out} = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`
+
+    For every ``x`` and ``z`` of matching shapes,
+    :math:`\langle \text{conv2d}(z, w), x\rangle = \langle z, \text{conv\_transpose2d}(x, w)\rangle`.
+    """
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    check_ndim(x, 4, "x", "(N, C_in, H, W)")
+    check_ndim(w, 4, "w", "(C_in, C_out, kh, kw)")
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"channel mismatch: x has C_in = {x.shape[1]} channels (x.shape = {x.shape}) but "
+            f"w.shape[0] = {w.shape[0]} (w.shape = {w.shape}); w must be (C_in, C_out, kh, kw)"
+        )
+    if isinstance(padding, str):
+        raise ValueError(f"padding of conv_transpose2d must be an int or (ph, pw); got {padding!r}")
+    kernel = w.shape[2:]
+    s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    p = as_pair(padding, "padding", minimum=0)
+    op = as_pair(output_padding, "output_padding", minimum=0)
+    for o, si, di in zip(op, s, d):
+        if o >= max(si, di):
+            raise ValueError(
+                f"output_padding must be smaller than the stride or the dilation; got "
+                f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
+    out_hw = tuple(conv_transpose_output_size(n, k, stride=si, padding=pi, output_padding=oi,
+                                              dilation=di)
+                   for n, k, si, pi, oi, di in zip(x.shape[2:], kernel, s, p, op, d))
+    g = _geometry(out_hw, kernel, s, p, d)
+    if g.out_hw != x.shape[2:]:  # pragma: no cover - guaranteed by the size formulas
+        raise AssertionError("inconsistent transposed convolution geometry")
+    dtype = np.result_type(x, w)
+    y = _input_gradient(x.astype(dtype, copy=False), w.astype(dtype, copy=False), g)
+    if b is not None:
+        b = as_float_array(b, "b")
+        if b.shape != (w.shape[1],):
+            raise ValueError(f"b must have shape (C_out,) = ({w.shape[1]},); got {b.shape}")
+        y = y + b[None, :, None, None]
+    return y
+
+
+def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Unfold every receptive field of ``x`` (N, C, H, W) into a column.
+
+    Returns ``cols`` of shape ``(N, C*kh*kw, H'*W')`` (PyTorch's ``unfold``): row
+    ``c*kh*kw + a*kw + b``, column ``i*W' + j`` holds ``x_pad[n, c, s_h i + d_h a, s_w j + d_w b]``,
+    so that ``conv2d(x, w) == (w.reshape(F, -1) @ cols).reshape(N, F, H', W')``.
+    """
+    x = as_float_array(x, "x")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    g = _geometry(x.shape[2:], kernel_size, stride, padding, dilation)
+    return _im2col_padded(_pad(x, g.pads), g)
+
+
+def col2im(cols, x_shape, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """The adjoint of :func:`im2col` (PyTorch's ``fold``): add every column back into place.
+
+    Overlapping receptive fields add up. A loop over the ``kh*kw`` kernel offsets, each a strided
+    slice, does the scatter (no ``np.add.at``). Returns an array of shape ``x_shape``.
+    """
+    cols = as_float_array(cols, "cols")
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be (N, C, H, W); got {x_shape}")
+    n, c, h, w = (int(v) for v in x_shape)
+    g = _geometry((h, w), kernel_size, stride, padding, dilation)
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    ho, wo = g.out_hw
+    if cols.shape != (n, c * kh * kw, ho * wo):
+        raise ValueError(
+            f"cols must have shape (N, C*kh*kw, H'*W') = {(n, c * kh * kw, ho * wo)}; got {cols.shape}"
+        )
+    c6 = cols.reshape(n, c, kh, kw, ho, wo)
+    xp = np.zeros((n, c, *g.padded_hw), dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            xp[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh, b * dw:b * dw + sw * (wo - 1) + 1:sw] += c6[:, :, a, b]
+    (pt, _), (pl, _) = g.pads
+    return xp[:, :, pt:pt + h, pl:pl + w]

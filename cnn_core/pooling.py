@@ -1,0 +1,180 @@
+r"""Pooling in NCHW layout: max, average and L^p (L2) pooling, forward and backward.
+
+Every channel is pooled separately. Window ``k``, stride ``s`` (default: ``k``, non-overlapping),
+padding ``p`` (at most half the window, as in PyTorch); output size :math:`\lfloor (H + 2p - k)/s\rfloor + 1`.
+
+Implementation: a loop over the ``kh*kw`` offsets inside the window, each a strided slice of the
+whole batch (no loop over pixels); for 2×2 windows that is four slices. Overlapping windows work,
+because for one offset the slices of different windows never overlap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_float_array, as_pair, check_ndim
+from .conv import ConvGeometry, _geometry, _pad
+
+__all__ = ["max_pool2d", "max_pool2d_backward", "max_pool2d_argmax", "max_pool2d_mask",
+           "avg_pool2d", "avg_pool2d_backward", "lp_pool2d", "lp_pool2d_backward"]
+
+
+def _pool_geometry(x, kernel_size, stride, padding, name="x") -> tuple[np.ndarray, ConvGeometry]:
+    x = as_float_array(x, name)
+    check_ndim(x, 4, name, "(N, C, H, W)")
+    k = as_pair(kernel_size, "kernel_size")
+    s = k if stride is None else as_pair(stride, "stride")
+    if isinstance(padding, str):
+        raise ValueError(f"padding of a pooling layer must be an int or (ph, pw); got {padding!r}")
+    p = as_pair(padding, "padding", minimum=0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(
+            f"padding must be at most half the window: padding={padding} with "
+            f"kernel_size={kernel_size} (a window must hold at least one real element)"
+        )
+    return x, _geometry(x.shape[2:], k, s, p, 1)
+
+
+def _slices(g: ConvGeometry):
+    """Yield ``(a, b, index)``: the window offset and the strided slice it reads from the padded input."""
+    (kh, kw), (sh, sw) = g.kernel, g.stride
+    ho, wo = g.out_hw
+    for a in range(kh):
+        for b in range(kw):
+            yield a, b, (slice(None), slice(None),
+                         slice(a, a + sh * (ho - 1) + 1, sh), slice(b, b + sw * (wo - 1) + 1, sw))
+
+
+def _unpad(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    (pt, _), (pl, _) = g.pads
+    h, w = g.in_hw
+    if xp.shape[2:] == (h, w):
+        return xp
+    return np.ascontiguousarray(xp[:, :, pt:pt + h, pl:pl + w])
+
+
+def _check_dout(dout, x, g, name="dout"):
+    dout = as_float_array(dout, name)
+    expected = (*x.shape[:2], *g.out_hw)
+    if dout.shape != expected:
+        raise ValueError(f"{name} must have the forward output's shape {expected}; got {dout.shape}")
+    return dout.astype(x.dtype, copy=False)
+
+
+def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    r"""Max pooling: :math:`y_{n,c,i,j} = \max_{0\le a<k_h,\,0\le b<k_w} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}`.
+
+    ``x`` (N, C, H, W) → (N, C, H', W'). Padding pads with −∞, so it never wins.
+    """
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    xp = _pad(x, g.pads, -np.inf)
+    out = None
+    for _, _, idx in _slices(g):
+        out = xp[idx].copy() if out is None else np.maximum(out, xp[idx], out=out)
+    return out
+
+
+def max_pool2d_argmax(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    """Which element of each window is its maximum, as the flat offset ``a*kw + b`` inside the window.
+
+    Shape (N, C, H', W'), integers. **Ties**: the first maximum in row-major order inside the window
+    (smallest ``a``, then smallest ``b``) is chosen, as PyTorch's CPU kernel does; it alone receives
+    the gradient.
+    """
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    xp = _pad(x, g.pads, -np.inf)
+    kw = g.kernel[1]
+    best = arg = None
+    for a, b, idx in _slices(g):
+        v = xp[idx]
+        if best is None:
+            best, arg = v.copy(), np.zeros(v.shape, dtype=np.intp)
+        else:
+            better = v > best            # strict: an earlier maximum keeps its place on a tie
+            np.copyto(best, v, where=better)
+            arg[better] = a * kw + b
+    return arg
+
+
+def max_pool2d_mask(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    """The mask of the maxima: a boolean array shaped like ``x`` that is True where an element is
+    the (first) maximum of at least one window, i.e. where the backward pass sends gradient."""
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    arg = max_pool2d_argmax(x, kernel_size, stride=stride, padding=padding)
+    mask = np.zeros((*x.shape[:2], *g.padded_hw), dtype=bool)
+    kw = g.kernel[1]
+    for a, b, idx in _slices(g):
+        mask[idx] |= arg == a * kw + b
+    return _unpad(mask, g)
+
+
+def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    r"""Gradient of :func:`max_pool2d`: each ``dout`` element goes to its window's maximum.
+
+    ``dx[n, c, s_h i + a, s_w j + b] += dout[n, c, i, j]`` for the offset ``(a, b)`` of the maximum
+    (ties: the first in row-major order, see :func:`max_pool2d_argmax`); every other element gets 0.
+    With overlapping windows an element can collect gradient from several windows.
+    """
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    dout = _check_dout(dout, x, g)
+    arg = max_pool2d_argmax(x, kernel_size, stride=stride, padding=padding)
+    dxp = np.zeros((*x.shape[:2], *g.padded_hw), dtype=x.dtype)
+    kw = g.kernel[1]
+    for a, b, idx in _slices(g):
+        dxp[idx] += np.where(arg == a * kw + b, dout, 0)
+    return _unpad(dxp, g)
+
+
+def _window_sum(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    out = None
+    for _, _, idx in _slices(g):
+        out = xp[idx].copy() if out is None else np.add(out, xp[idx], out=out)
+    return out
+
+
+def avg_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    r"""Average pooling: :math:`y_{n,c,i,j} = \frac{1}{k_h k_w}\sum_{a,b} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}`.
+
+    Zero padding counts in the average (PyTorch's default, ``count_include_pad=True``):
+    the divisor is always ``kh*kw``.
+    """
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    out = _window_sum(_pad(x, g.pads), g)
+    out /= g.kernel[0] * g.kernel[1]
+    return out
+
+
+def avg_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+    r"""Gradient of :func:`avg_pool2d`: every element of a window receives ``dout / (kh*kw)``."""
+    x, g = _pool_geometry(x, kernel_size, stride, padding)
+    dout = _check_dout(dout, x, g) / (g.kernel[0] * g.kernel[1])
+    dxp = np.zeros((*x.shape[:2], *g.padded_hw), dtype=x.dtype)
+    for _, _, idx in _slices(g):
+        dxp[idx] += dout
+    return _unpad(dxp, g)
+
+
+def lp_pool2d(x, kernel_size, *, p=2, stride=None) -> np.ndarray:
+    r"""L^p pooling (L2 pooling for ``p=2``): :math:`y = \big(\sum_{a,b} |x_{\cdot,a,b}|^p\big)^{1/p}` per window.
+
+    As PyTorch's ``LPPool2d`` for non-negative input; ``p=1`` sums absolute values and
+    ``p → ∞`` tends to max pooling of ``|x|``.
+    """
+    if not (isinstance(p, (int, float)) and p >= 1):
+        raise ValueError(f"p must be a number >= 1; got {p!r}")
+    x, g = _pool_geometry(x, kernel_size, stride, 0)
+    return _window_sum(np.abs(x) ** p, g) ** (1.0 / p)
+
+
+def lp_pool2d_backward(dout, x, kernel_size, *, p=2, stride=None) -> np.ndarray:
+    r"""Gradient of :func:`lp_pool2d`: :math:`\partial y/\partial x = \operatorname{sign}(x)\,|x|^{p-1} / y^{p-1}`
+    (zero for a window whose norm is zero)."""
+    x, g = _pool_geometry(x, kernel_size, stride, 0)
+    dout = _check_dout(dout, x, g)
+    y = lp_pool2d(x, kernel_size, p=p, stride=stride)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(y > 0, dout / y ** (p - 1), 0.0)
+    dx = np.zeros_like(x)
+    for _, _, idx in _slices(g):
+        dx[idx] += scale
+    return dx * np.sign(x) * np.abs(x) ** (p - 1)
