@@ -9,6 +9,8 @@ from .activations import (leaky_relu, leaky_relu_derivative, log_softmax, relu, 
                           sigmoid, sigmoid_derivative, softmax, softmax_backward, softmax_jacobian,
                           tanh, tanh_derivative)
 from .checks import assert_close, check_implementation
+from .combination import (LENET5_C3_TABLE, MapCombination, connection_table, entropy_penalty,
+                          l1_penalty_on_alpha, l1_penalty_on_relu_weights)
 from .conv import col2im, conv2d, conv2d_backward, conv_transpose2d, im2col
 from .gradcheck import GradientReport, check_layer_gradients, numerical_gradient, rel_error
 from .init import he_normal, xavier_uniform
