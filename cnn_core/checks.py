@@ -32,14 +32,21 @@ def assert_close(got, expected, *, name: str = "your result", rtol: float = 1e-7
         )
 
 
+def _describe(arg) -> str:
+    """An array by its shape, anything else by its value."""
+    if isinstance(arg, np.ndarray) or (isinstance(arg, (list, tuple)) and np.ndim(arg) > 0):
+        return f"array of shape {np.shape(arg)}"
+    return repr(arg)
+
+
 def check_implementation(candidate, reference, cases, *, name: str | None = None, **tol) -> None:
     """Run ``candidate(*args, **kwargs)`` and ``reference(*args, **kwargs)`` on every case
     ``(args, kwargs)`` and compare them with :func:`assert_close`; print one line when all pass."""
     label = name or getattr(candidate, "__name__", "candidate")
     cases = list(cases)
     for number, (args, kwargs) in enumerate(cases, 1):
-        shapes = ", ".join(str(np.shape(a)) for a in args)
-        desc = f"case {number} (inputs {shapes}{', ' if kwargs else ''}{', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        parts = [_describe(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+        desc = f"case {number} ({', '.join(parts)})"
         expected = reference(*args, **kwargs)
         try:
             got = candidate(*args, **kwargs)
