@@ -17,11 +17,11 @@ depthwise-separable convolutions — with the mixing weights constrained to the 
 
 Penalties on the mixing weights, each ``penalty(c, lam) -> (value, dvalue/dc)``:
 
-- :func:`l1_penalty_on_alpha`: the notes' :math:`\lambda\sum|\alpha_{ij}|`. On softmax weights it is
+- :func:`.l1_penalty_on_alpha`: the notes' :math:`\lambda\sum|\alpha_{ij}|`. On softmax weights it is
   the constant :math:`\lambda\,C_{out}`, and its gradient is zero.
-- :func:`entropy_penalty`: :math:`\lambda\sum_j H(\alpha_{\cdot j})`, smallest when each output
+- :func:`.entropy_penalty`: :math:`\lambda\sum_j H(\alpha_{\cdot j})`, smallest when each output
   map reads one input map.
-- :func:`l1_penalty_on_relu_weights`: :math:`\lambda\sum_{ij}\operatorname{relu}(c_{ij})`, the L1
+- :func:`.l1_penalty_on_relu_weights`: :math:`\lambda\sum_{ij}\operatorname{relu}(c_{ij})`, the L1
   norm of unnormalised non-negative weights :math:`\alpha = \operatorname{relu}(c)` (the layer's
   ``weighting="relu"``); it drives weights to exactly zero.
 """
@@ -92,9 +92,10 @@ def l1_penalty_on_alpha(c, lam: float):
     -------
     value : float, :math:`\Omega = \lambda\sum_{i,j}|\alpha_{ij}|`
     grad : array (C_in, C_out), the notes' formula, column by column,
+        :math:`\partial\Omega/\partial c_{i} = \lambda\big(|\alpha_i| - \alpha_i\sum_k|\alpha_k|\big)`
 
-        .. math:: \frac{\partial\Omega}{\partial c_{i}} = \lambda\Big(|\alpha_i| - \alpha_i\sum_k|\alpha_k|\Big)
-
+    Notes
+    -----
     Because softmax weights are positive and each column sums to one, :math:`\Omega = \lambda C_{out}`
     whatever ``c`` is, and both the formula and the true gradient are zero (up to round-off,
     about :math:`10^{-17}\lambda`). The penalty does nothing.
@@ -180,13 +181,13 @@ class MapCombination(Layer):
     Shapes: ``x`` (N, C_in, H, W) → ``u`` (N, C_out, H', W'), with :math:`H'` as for
     :func:`cnn_core.conv2d` with the same ``kernel_size``, ``stride`` and ``padding``.
 
-    Parameters (``params`` / ``grads`` keys)
-    ---------------------------------------
-    k : (C_in, 1, kh, kw), one kernel per input map, He-initialised from ``rng``
-    c : (C_in, C_out), mixing parameters, initialised to ``init_logits`` plus
-        :math:`\mathcal N(0, 0.01^2)` noise from ``rng``; ``init_logits`` defaults to 0 for softmax
-        (uniform weights) and :math:`1/C_{in}` for relu (the same uniform start)
-    b : (C_out,), zero
+    Parameters (``params`` / ``grads`` keys):
+
+    - ``k`` (C_in, 1, kh, kw): one kernel per input map, He-initialised from ``rng``
+    - ``c`` (C_in, C_out): mixing parameters, initialised to ``init_logits`` plus
+      :math:`\mathcal N(0, 0.01^2)` noise from ``rng``; ``init_logits`` defaults to 0 for softmax
+      (uniform weights) and :math:`1/C_{in}` for relu (the same uniform start)
+    - ``b`` (C_out,): zero
 
     Forward (:math:`\star` cross-correlation, as in :func:`cnn_core.conv2d`):
 
@@ -238,7 +239,7 @@ class MapCombination(Layer):
 
     @property
     def alpha(self) -> np.ndarray:
-        r"""The mixing weights (C_in, C_out): softmax of ``c`` over axis 0, or relu of ``c``."""
+        r"""The mixing weights (C_in, C_out), softmax of ``c`` over axis 0 or relu of ``c``."""
         c = self.params["c"]
         return softmax(c, axis=0) if self.weighting == "softmax" else np.maximum(c, 0)
 

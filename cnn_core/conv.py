@@ -13,7 +13,7 @@ Implementation: ``im2col`` gathers every receptive field into the columns of a m
 strided view and one copy, and a single (batched) matrix product does the rest. The gradient with
 respect to the input is computed exactly as the book derives it, as the *full* convolution of the
 upstream gradient (zeros inserted between its elements when the stride is > 1) with the kernel
-rotated by 180°; :func:`conv_transpose2d` is the same operation.
+rotated by 180°; :func:`.conv_transpose2d` is the same operation.
 """
 
 from __future__ import annotations
@@ -91,13 +91,89 @@ def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return _windows(xp, g).reshape(n, c * kh * kw, g.out_hw[0] * g.out_hw[1])  # one copy
 
 
-def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Cross-correlate an already padded input with ``w``: one im2col copy, one matrix product."""
-    n = xp.shape[0]
+# The fast path works in a "batch-merged" layout: the columns of all images of a chunk of the batch
+# side by side, ``(C*kh*kw, n*H'*W')``, so that each matrix product is one big GEMM instead of N
+# skinny ones. The batch is split into chunks whose column buffer stays within _CHUNK_BYTES, which
+# bounds the extra memory (and keeps the buffers cache-friendly) without making the products skinny.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def _chunks(n: int, bytes_per_image: int):
+    """Split ``range(n)`` into near-equal ``(start, stop)`` chunks within the memory budget."""
+    per = max(1, _CHUNK_BYTES // max(1, bytes_per_image))
+    m = -(-n // per)                      # number of chunks
+    size = -(-n // m)
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Columns ``(C*kh*kw, n*H'*W')`` of a padded (chunk of a) batch ``xp`` (n, C, Hp, Wp):
+    row ``c*kh*kw + a*kw + b``, column ``m*H'*W' + i*W' + j`` holds
+    ``xp[m, c, s_h i + d_h a, s_w j + d_w b]``. One strided view, one copy."""
+    n, c = xp.shape[:2]
+    s0, s1, s2, s3 = xp.strides
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    ho, wo = g.out_hw
+    view = as_strided(xp, shape=(c, kh, kw, n, ho, wo),
+                      strides=(s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw), writeable=False)
+    return view.reshape(c * kh * kw, n * ho * wo)
+
+
+def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
+    """Cross-correlate an already padded input with ``w`` (plus ``b``): per chunk of the batch one
+    im2col copy and one matrix product ``W (F, K) @ cols (K, n*H'*W')``."""
+    n, c = xp.shape[:2]
     f = w.shape[0]
-    cols = _im2col_padded(xp, g)                       # (N, C*kh*kw, H'*W')
-    out = np.matmul(w.reshape(f, -1), cols)            # (N, F, H'*W')
-    return out.reshape(n, f, *g.out_hw)
+    ho, wo = g.out_hw
+    k = c * g.kernel[0] * g.kernel[1]
+    w2 = w.reshape(f, k)
+    y = np.empty((n, f, ho, wo), dtype=np.result_type(xp, w))
+    for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize):
+        yc = (w2 @ _cols(xp[n0:n1], g)).reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+        if b is None:
+            y[n0:n1] = yc
+        else:
+            np.add(yc, b[:, None, None], out=y[n0:n1])
+    return y
+
+
+def _col2im_chunk(dcols: np.ndarray, n: int, c: int, g: ConvGeometry) -> np.ndarray:
+    """Adjoint of :func:`_cols`: add the columns ``(C*kh*kw, n*H'*W')`` back into a padded
+    ``(C, n, Hp, Wp)`` array, one strided slice per kernel offset (overlaps add up)."""
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    ho, wo = g.out_hw
+    d6 = dcols.reshape(c, kh, kw, n, ho, wo)
+    out = np.zeros((c, n, *g.padded_hw), dtype=dcols.dtype)
+    for a in range(kh):
+        rows = slice(a * dh, a * dh + sh * (ho - 1) + 1, sh)
+        for b in range(kw):
+            out[:, :, rows, b * dw:b * dw + sw * (wo - 1) + 1:sw] += d6[:, a, b]
+    return out
+
+
+def _crop_to_nchw(dxp_c: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """Write a padded ``(C, n, Hp, Wp)`` gradient, padding cut off, into ``out`` (n, C, H, W)."""
+    (pt, _), (pl, _) = g.pads
+    h, wd = g.in_hw
+    out[...] = dxp_c[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
+
+
+def _conv_backward(dout, xp, w, g, *, need_dx=True):
+    """``(dx, dw, db)`` of a convolution from its padded input ``xp``, per chunk of the batch:
+    ``dW += δ (F, m) @ colsᵀ``, ``dx = col2im(Wᵀ (K, F) @ δ)``; ``δ`` in the merged layout."""
+    n, f, ho, wo = dout.shape
+    c = w.shape[1]
+    k = c * g.kernel[0] * g.kernel[1]
+    w2 = w.reshape(f, k)
+    dw2 = np.zeros((f, k), dtype=dout.dtype)
+    dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
+    for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize):
+        d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)       # (F, m), a copy
+        dw2 += d2 @ _cols(xp[n0:n1], g).T
+        if need_dx:
+            _crop_to_nchw(_col2im_chunk(w2.T @ d2, n1 - n0, c, g), g, dx[n0:n1])
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw2.reshape(w.shape), db
 
 
 def _check_conv_inputs(x, w, b=None):
@@ -144,19 +220,36 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     """
     x, w, b = _check_conv_inputs(x, w, b)
     g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    y = _correlate(_pad(x, g.pads), w, g)
-    if b is not None:
-        y += b[None, :, None, None]
-    return y
+    return _correlate(_pad(x, g.pads), w, g, b)
 
 
 def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     r"""Gradient of a convolution with respect to its (unpadded) input.
 
+    Meaning (as the book derives it):
     :math:`\partial E/\partial X = \operatorname{full\_corr}(\text{stuff}_s(\delta),\ \operatorname{rot180}(W))`
     with the kernel's two channel axes swapped; ``stuff_s`` puts ``s - 1`` zeros between the
-    elements of δ (the "fractionally strided" view). The padding is cut off at the end.
+    elements of δ (the "fractionally strided" view), and the padding is cut off at the end.
+    See :func:`_input_gradient_full`, which computes exactly that.
+
+    Computed as ``col2im(Wᵀ δ)``: each product ``δ[n,f,i,j] w[f,c,a,b]`` is added at the same
+    place ``(s_h i + d_h a, s_w j + d_w b)`` as in the full convolution, the same sum term by term,
+    but without multiplying the ``s² - 1`` stuffed zeros and without an im2col copy of δ.
     """
+    n, f = dout.shape[:2]
+    c = w.shape[1]
+    k = c * g.kernel[0] * g.kernel[1]
+    w2t = w.reshape(f, k).T
+    dx = np.empty((n, c, *g.in_hw), dtype=np.result_type(dout, w))
+    for n0, n1 in _chunks(n, k * dout.shape[2] * dout.shape[3] * dout.itemsize):
+        d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)
+        _crop_to_nchw(_col2im_chunk(w2t @ d2, n1 - n0, c, g), g, dx[n0:n1])
+    return dx
+
+
+def _input_gradient_full(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    r"""The input gradient computed literally as the full convolution of the zero-stuffed δ with
+    the rotated kernel (the textbook route; kept as the reference for :func:`_input_gradient`)."""
     n, f, ho, wo = dout.shape
     (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
     hp, wp = g.padded_hw
@@ -203,13 +296,7 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0, dilation=1):
     if dout.shape != expected:
         raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
     dout = dout.astype(x.dtype, copy=False)
-    n, f = expected[:2]
-    cols = _im2col_padded(_pad(x, g.pads), g)                        # (N, K, P)
-    d2 = dout.reshape(n, f, -1)                                      # (N, F, P)
-    dw = np.matmul(d2, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    dx = _input_gradient(dout, w, g)
-    return dx, dw, db
+    return _conv_backward(dout, _pad(x, g.pads), w, g)
 
 
 def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1):

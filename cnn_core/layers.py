@@ -2,7 +2,7 @@ r"""Layers as thin classes over the functions of :mod:`cnn_core`.
 
 Every layer has ``forward(x)``, ``backward(dout) -> dx``, and dictionaries ``params`` and ``grads``
 with the same keys. ``backward`` writes each gradient *into* the existing ``grads`` array, so an
-optimiser can hold on to the ``(param, grad)`` pairs of :meth:`Layer.parameters`.
+optimiser can hold on to the ``(param, grad)`` pairs of :meth:`.Layer.parameters`.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@ r"""Loss functions. Each returns ``(loss, gradient)``: a Python float and ∂los
 Conventions, stated once:
 
 - The batch is the first axis, of size N; **every loss is a mean over the batch**.
-- :func:`mse_loss` follows Bouvrie: :math:`E^n = \tfrac12 \lVert y^n - t^n\rVert^2`, half the squared
+- :func:`.mse_loss` follows Bouvrie: :math:`E^n = \tfrac12 \lVert y^n - t^n\rVert^2`, half the squared
   error **summed over the outputs**, so that :math:`\partial E^n/\partial y^n = y^n - t^n`.
   ``reduction="sum"`` gives Bouvrie's :math:`E^N = \tfrac12\sum_n\sum_k (y^n_k - t^n_k)^2` exactly.
-- :func:`mae_loss`, :func:`msle_loss` and :func:`mape_loss` are means over every element (the
+- :func:`.mae_loss`, :func:`.msle_loss` and :func:`.mape_loss` are means over every element (the
   definitions in Murugan's summary and in Keras).
 """
 
