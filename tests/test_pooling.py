@@ -1,0 +1,193 @@
+"""Max, average and L^p pooling against the naive loops (forward and backward), swept over window
+shapes, strides (overlapping, non-overlapping, stride > window), paddings and batch/channel counts;
+argmax/mask semantics on ties; dtype rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnn_core as cc
+from cnn_core import naive
+from testhelpers import assert_allclose, distinct, randn
+
+# (N, C, H, W), kernel_size, stride (None: = kernel), padding
+POOL_CASES = [
+    pytest.param((2, 3, 4, 4), 2, None, 0, id="k2-default-stride"),
+    pytest.param((1, 2, 5, 5), 2, None, 0, id="k2-odd-input-drops-last"),
+    pytest.param((2, 2, 5, 5), 3, 1, 0, id="k3-overlap-stride1"),
+    pytest.param((1, 2, 7, 6), 3, 2, 1, id="k3-overlap-stride2-pad1"),
+    pytest.param((2, 1, 6, 6), 2, 1, 1, id="k2-stride1-pad1"),
+    pytest.param((1, 2, 7, 7), 2, 3, 0, id="stride>kernel"),
+    pytest.param((1, 1, 8, 9), (2, 3), (3, 2), (1, 1), id="kh!=kw-pairs"),
+    pytest.param((2, 2, 5, 6), (3, 2), (1, 2), (1, 0), id="kh!=kw-overlap-pad-pair"),
+    pytest.param((1, 3, 4, 3), (4, 3), None, 0, id="kernel=input"),
+    pytest.param((3, 2, 3, 3), 1, 1, 0, id="k1-identity"),
+    pytest.param((1, 1, 4, 4), 4, 1, 2, id="k4-pad2-max-padding"),
+    pytest.param((4, 5, 4, 4), 2, 2, 1, id="N4-C5-pad1"),
+]
+
+
+def _x(seed, shape):
+    return distinct(np.random.default_rng(seed), *shape)
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_vs_naive(xs, k, stride, padding):
+    x = _x(20, xs)
+    kw = dict(stride=stride, padding=padding)
+    assert_allclose(cc.max_pool2d(x, k, **kw), naive.max_pool2d_naive(x, k, **kw))
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_backward_vs_naive(xs, k, stride, padding):
+    x = _x(21, xs)
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(np.random.default_rng(22), *naive.max_pool2d_naive(x, k, **kw).shape)
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw),
+                    naive.max_pool2d_backward_naive(dout, x, k, **kw))
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_ties_vs_naive(xs, k, stride, padding):
+    """Values from {0, 1, 2}: windows are full of ties; the first maximum (row-major) wins."""
+    rng = np.random.default_rng(23)
+    x = rng.integers(0, 3, size=xs).astype(float)
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(rng, *naive.max_pool2d_naive(x, k, **kw).shape)
+    assert_allclose(cc.max_pool2d(x, k, **kw), naive.max_pool2d_naive(x, k, **kw))
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw),
+                    naive.max_pool2d_backward_naive(dout, x, k, **kw))
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_avg_pool2d_vs_naive(xs, k, stride, padding):
+    x = randn(np.random.default_rng(24), *xs)
+    kw = dict(stride=stride, padding=padding)
+    assert_allclose(cc.avg_pool2d(x, k, **kw), naive.avg_pool2d_naive(x, k, **kw))
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_avg_pool2d_backward_is_adjoint(xs, k, stride, padding):
+    """avg pooling is linear, so its backward is its adjoint: <A x, g> = <x, A^T g>."""
+    rng = np.random.default_rng(25)
+    x = randn(rng, *xs)
+    kw = dict(stride=stride, padding=padding)
+    g = randn(rng, *naive.avg_pool2d_naive(x, k, **kw).shape)
+    lhs = np.sum(naive.avg_pool2d_naive(x, k, **kw) * g)
+    rhs = np.sum(x * cc.avg_pool2d_backward(g, x, k, **kw))
+    assert lhs == pytest.approx(rhs, rel=1e-10)
+
+
+def test_avg_pool2d_backward_hand():
+    # 2x2 windows, stride 1, on 3x3: the centre is in 4 windows, edges in 2, corners in 1
+    dx = cc.avg_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)), 2, stride=1)
+    assert_allclose(dx[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+
+
+def test_max_pool2d_argmax_and_mask_hand():
+    x = np.array([[1.0, 5.0, 2.0, 2.0],
+                  [3.0, 0.0, 2.0, 2.0],
+                  [7.0, 7.0, 0.0, 1.0],
+                  [7.0, 7.0, 9.0, 1.0]]).reshape(1, 1, 4, 4)
+    # windows (2x2, stride 2): max 5 at (0,1) -> offset 1; tie of 2s -> first, offset 0;
+    # tie of 7s -> offset 0; 9 at (1,0) of its window -> offset 2
+    np.testing.assert_array_equal(cc.max_pool2d_argmax(x, 2)[0, 0], [[1, 0], [0, 2]])
+    mask = cc.max_pool2d_mask(x, 2)
+    expected = np.zeros((4, 4), dtype=bool)
+    expected[0, 1] = expected[0, 2] = expected[2, 0] = expected[3, 2] = True
+    np.testing.assert_array_equal(mask[0, 0], expected)
+    assert mask.dtype == np.bool_
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_mask_is_where_gradient_goes(xs, k, stride, padding):
+    rng = np.random.default_rng(26)
+    x = rng.integers(0, 3, size=xs).astype(float)
+    kw = dict(stride=stride, padding=padding)
+    dout = rng.uniform(1, 2, size=naive.max_pool2d_naive(x, k, **kw).shape)  # strictly positive
+    dx = naive.max_pool2d_backward_naive(dout, x, k, **kw)
+    np.testing.assert_array_equal(cc.max_pool2d_mask(x, k, **kw), dx > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# L^p pooling: naive formula written inline (cnn_core.naive has no L^p reference)
+# ---------------------------------------------------------------------------------------------
+
+def _lp_naive(x, k, p, stride):
+    kh, kw = (k, k) if np.isscalar(k) else k
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    y = np.zeros((n, c, ho, wo))
+    for ni in range(n):
+        for ci in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    win = x[ni, ci, sh * i:sh * i + kh, sw * j:sw * j + kw]
+                    y[ni, ci, i, j] = np.sum(np.abs(win) ** p) ** (1 / p)
+    return y
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 2.5])
+@pytest.mark.parametrize("xs,k,stride", [
+    pytest.param((2, 2, 4, 4), 2, None, id="k2"),
+    pytest.param((1, 3, 5, 6), 3, 1, id="k3-overlap"),
+    pytest.param((1, 1, 6, 7), (2, 3), (2, 1), id="kh!=kw"),
+])
+def test_lp_pool2d_vs_formula(xs, k, stride, p):
+    x = randn(np.random.default_rng(27), *xs)       # mixed signs: |x| is pooled
+    assert_allclose(cc.lp_pool2d(x, k, p=p, stride=stride), _lp_naive(x, k, p, stride))
+
+
+def test_lp_pool2d_limits():
+    x = randn(np.random.default_rng(28), 1, 2, 4, 4)
+    assert_allclose(cc.lp_pool2d(x, 2, p=1), 4 * cc.avg_pool2d(np.abs(x), 2))
+    # p -> infinity tends to max pooling of |x|
+    assert_allclose(cc.lp_pool2d(x, 2, p=200), cc.max_pool2d(np.abs(x), 2), rtol=2e-2)
+
+
+def test_lp_pool2d_backward_zero_window():
+    """A window of zeros has norm 0; the gradient there is defined as 0 (not NaN)."""
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 2:, 2:] = [[1.0, 2.0], [2.0, 4.0]]
+    dx = cc.lp_pool2d_backward(np.ones((1, 1, 2, 2)), x, 2, p=2)
+    assert np.isfinite(dx).all()
+    assert_allclose(dx[0, 0, :2, :2], np.zeros((2, 2)))
+    assert_allclose(dx[0, 0, 2:, 2:], np.array([[1.0, 2.0], [2.0, 4.0]]) / 5.0)  # x / ||x||_2
+
+
+def test_lp_pool2d_bad_p():
+    with pytest.raises(ValueError, match="p must be a number >= 1; got 0.5"):
+        cc.lp_pool2d(np.ones((1, 1, 2, 2)), 2, p=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------------------------
+
+POOL_FUNCS = [
+    pytest.param(cc.max_pool2d, cc.max_pool2d_backward, {"padding": 1, "stride": 2}, id="max"),
+    pytest.param(cc.avg_pool2d, cc.avg_pool2d_backward, {"padding": 1, "stride": 1}, id="avg"),
+    pytest.param(cc.lp_pool2d, cc.lp_pool2d_backward, {"p": 2}, id="lp"),
+]
+
+
+@pytest.mark.parametrize("fwd,bwd,kw", POOL_FUNCS)
+def test_pool_float32_stays_float32(fwd, bwd, kw):
+    x = distinct(np.random.default_rng(29), 2, 2, 4, 4).astype(np.float32)
+    y = fwd(x, 2, **kw)
+    assert y.dtype == np.float32
+    assert_allclose(y, fwd(x.astype(np.float64), 2, **kw), rtol=1e-5, atol=1e-5)
+    dx = bwd(np.ones_like(y), x, 2, **kw)
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+    assert cc.max_pool2d_argmax(x, 2).dtype.kind == "i"
+
+
+@pytest.mark.parametrize("fwd,bwd,kw", POOL_FUNCS)
+def test_pool_integer_input_is_float64(fwd, bwd, kw):
+    x = np.arange(32).reshape(2, 1, 4, 4)
+    y = fwd(x, 2, **kw)
+    assert y.dtype == np.float64
+    assert_allclose(y, fwd(x.astype(float), 2, **kw))
+    assert bwd(np.ones(y.shape, dtype=int), x, 2, **kw).dtype == np.float64
