@@ -26,7 +26,7 @@ sys.modules.setdefault("testhelpers", sys.modules[__name__])
 
 settings.register_profile(
     "cnn_core",
-    max_examples=30,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
