@@ -1,0 +1,30 @@
+"""Paths and page lists shared by the site checks (imported by conftest.py and the tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = Path(os.environ.get("SITE_HTML_DIR", ROOT / "_build" / "html"))
+SCREENSHOTS = Path(os.environ.get("SITE_SCREENSHOTS_DIR", ROOT / "_build" / "screenshots"))
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnn-math-verified"
+AXE_VERSION = "4"  # npm range; installed into CACHE at test time, never committed
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+                       "/usr/bin/google-chrome-stable"]
+
+
+def html_pages() -> list[str]:
+    """Every HTML page of the site, relative to _build/html (POSIX paths), sorted."""
+    if not (HTML / "index.html").is_file():
+        return []
+    return sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+                  if not p.relative_to(HTML).parts[0].startswith("_"))
+
+
+def book_pages() -> list[str]:
+    """The book's own pages (book/*.html): the chapters and the pages around them."""
+    return [p for p in html_pages() if p.startswith("book/")]
