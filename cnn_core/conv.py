@@ -10,10 +10,14 @@ Conventions (the same as PyTorch, CS231n and every framework):
 - Output size per axis: :func:`cnn_core.conv_output_size`.
 
 Implementation: ``im2col`` gathers every receptive field into the columns of a matrix with one
-strided view and one copy, and a single (batched) matrix product does the rest. The gradient with
-respect to the input is computed exactly as the book derives it, as the *full* convolution of the
-upstream gradient (zeros inserted between its elements when the stride is > 1) with the kernel
-rotated by 180°; :func:`.conv_transpose2d` is the same operation.
+strided view and one copy, and one matrix product does the rest. Internally the columns of many
+images sit side by side, ``(C*kh*kw, n*H'*W')``, so that the product is one large GEMM rather
+than N skinny ones; the batch is processed in chunks that bound the buffer's memory.
+The gradient with respect to the input *is* the *full* convolution of the upstream gradient (zeros
+inserted between its elements when the stride is > 1) with the kernel rotated by 180°, as the
+book derives it (the private ``_input_gradient_full`` computes it literally that way); it is
+evaluated as ``col2im(Wᵀ δ)``, which adds exactly the same products into the same places without
+multiplying the inserted zeros. :func:`.conv_transpose2d` is the same operation.
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ _CHUNK_BYTES = 4 * 2**20
 
 def _chunks(n: int, bytes_per_image: int):
     """Split ``range(n)`` into near-equal ``(start, stop)`` chunks within the memory budget."""
+    if n == 0:
+        return []
     per = max(1, _CHUNK_BYTES // max(1, bytes_per_image))
     m = -(-n // per)                      # number of chunks
     size = -(-n // m)
@@ -230,7 +236,7 @@ def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     :math:`\partial E/\partial X = \operatorname{full\_corr}(\text{stuff}_s(\delta),\ \operatorname{rot180}(W))`
     with the kernel's two channel axes swapped; ``stuff_s`` puts ``s - 1`` zeros between the
     elements of δ (the "fractionally strided" view), and the padding is cut off at the end.
-    See :func:`_input_gradient_full`, which computes exactly that.
+    ``_input_gradient_full`` computes exactly that.
 
     Computed as ``col2im(Wᵀ δ)``: each product ``δ[n,f,i,j] w[f,c,a,b]`` is added at the same
     place ``(s_h i + d_h a, s_w j + d_w b)`` as in the full convolution, the same sum term by term,

@@ -74,6 +74,39 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     return out
 
 
+def _window_argmax(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The flat in-window offset ``a*kw + b`` of each window's first maximum (strict ``>``, so an
+    earlier maximum keeps its place on a tie), as the smallest integer type that holds it."""
+    kw = g.kernel[1]
+    dtype = np.uint8 if g.kernel[0] * kw <= 256 else np.intp
+    best = arg = better = None
+    for a, b, idx in _slices(g):
+        v = xp[idx]
+        if best is None:
+            best, arg = v.copy(), np.zeros(v.shape, dtype=dtype)
+            better = np.empty(v.shape, dtype=bool)
+        else:
+            np.greater(v, best, out=better)
+            np.copyto(best, v, where=better)
+            np.copyto(arg, a * kw + b, where=better, casting="unsafe")
+    return arg
+
+
+def _overlapping(g: ConvGeometry) -> bool:
+    """Whether two windows can share an element (stride smaller than the window on some axis)."""
+    return g.stride[0] < g.kernel[0] or g.stride[1] < g.kernel[1]
+
+
+def _grad_buffer(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The (padded) array the backward pass scatters into: uninitialised when the windows tile it
+    exactly without overlap (every element is then written once), zeros otherwise."""
+    hp, wp = g.padded_hw
+    (kh, kw), (sh, sw), (ho, wo) = g.kernel, g.stride, g.out_hw
+    if (sh, sw) == (kh, kw) and (ho * kh, wo * kw) == (hp, wp):
+        return np.empty((*x.shape[:2], hp, wp), dtype=x.dtype)
+    return np.zeros((*x.shape[:2], hp, wp), dtype=x.dtype)
+
+
 def max_pool2d_argmax(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     """Which element of each window is its maximum, as the flat offset ``a*kw + b`` inside the window.
 
@@ -82,18 +115,7 @@ def max_pool2d_argmax(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     the gradient.
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
-    xp = _pad(x, g.pads, -np.inf)
-    kw = g.kernel[1]
-    best = arg = None
-    for a, b, idx in _slices(g):
-        v = xp[idx]
-        if best is None:
-            best, arg = v.copy(), np.zeros(v.shape, dtype=np.intp)
-        else:
-            better = v > best            # strict: an earlier maximum keeps its place on a tie
-            np.copyto(best, v, where=better)
-            arg[better] = a * kw + b
-    return arg
+    return _window_argmax(_pad(x, g.pads, -np.inf), g).astype(np.intp)
 
 
 def max_pool2d_mask(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
@@ -117,11 +139,16 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, g)
-    arg = max_pool2d_argmax(x, kernel_size, stride=stride, padding=padding)
-    dxp = np.zeros((*x.shape[:2], *g.padded_hw), dtype=x.dtype)
+    arg = _window_argmax(_pad(x, g.pads, -np.inf), g)
+    dxp = _grad_buffer(x, g)
     kw = g.kernel[1]
+    overlapping = _overlapping(g)
     for a, b, idx in _slices(g):
-        dxp[idx] += np.where(arg == a * kw + b, dout, 0)
+        chosen = arg == a * kw + b
+        if overlapping:
+            dxp[idx] += np.where(chosen, dout, 0)
+        else:                              # each element belongs to one window: write, don't add
+            np.copyto(dxp[idx], np.where(chosen, dout, 0))
     return _unpad(dxp, g)
 
 
@@ -148,9 +175,13 @@ def avg_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
     r"""Gradient of :func:`avg_pool2d`: every element of a window receives ``dout / (kh*kw)``."""
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, g) / (g.kernel[0] * g.kernel[1])
-    dxp = np.zeros((*x.shape[:2], *g.padded_hw), dtype=x.dtype)
+    dxp = _grad_buffer(x, g)
+    overlapping = _overlapping(g)
     for _, _, idx in _slices(g):
-        dxp[idx] += dout
+        if overlapping:
+            dxp[idx] += dout
+        else:
+            dxp[idx] = dout
     return _unpad(dxp, g)
 
 

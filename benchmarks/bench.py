@@ -1,0 +1,382 @@
+"""Benchmark cnn_core against its naive loops and (when installed) PyTorch CPU.
+
+    python benchmarks/bench.py                 # everything: conv, pooling, memory, epoch
+    python benchmarks/bench.py --only conv,pool --repeats 21
+
+Method
+------
+- Every timing is the **minimum** over ``--repeats`` runs (the median is printed as well); the
+  numpy and the PyTorch version of one case are run **interleaved** (numpy, torch, numpy, torch,
+  ...), so that load from other processes on a shared machine hits both alike.
+- PyTorch gets the same number of threads as numpy's BLAS (``torch.set_num_threads``); both are
+  reported. Element-wise numpy work is single-threaded.
+- The naive loops (``cnn_core.naive``) are linear in the batch size; they are timed once on a
+  subset of the batch and scaled up by ``N / N_subset``.
+- Memory: each measurement runs in a fresh subprocess. After a warm-up on a one-image batch, the
+  growth of the peak resident set size (``ru_maxrss``) during one forward+backward is the "peak
+  extra memory", measured the same way for numpy and for PyTorch; for numpy the ``tracemalloc``
+  peak (numpy reports its buffers to it) is printed as a cross-check.
+- Epoch: a LeNet-style network on the 8×8 digits (``cnn_core.data.load_digits``), batch 32, SGD
+  with momentum, the same initial weights and the same batch order in both libraries; the final
+  losses are printed to show that both computed the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cnn_core as cc  # noqa: E402
+from cnn_core import naive  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the benchmark runs without PyTorch, just without its column
+    torch = None
+
+CONV_CASES = [  # (x shape, w shape, padding)
+    ((64, 1, 28, 28), (6, 1, 5, 5), 2),
+    ((64, 6, 14, 14), (16, 6, 5, 5), 0),
+    ((32, 16, 32, 32), (32, 16, 3, 3), 1),
+]
+DTYPES = ["float64", "float32"]
+
+
+def blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        if counts:
+            return int(counts[0])
+    except ImportError:
+        pass
+    return os.cpu_count() or 1
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Run every function once (warm-up), then ``repeats`` rounds of all of them in turn.
+    Returns ``{name: (min, median)}`` in seconds."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: (min(v), statistics.median(v)) for k, v in times.items()}
+
+
+def once(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def fmt_ms(t):
+    return f"{1e3 * t:8.2f}"
+
+
+def conv_inputs(case, dtype, rng):
+    xs, ws, p = case
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    y = cc.conv2d(x, w, b, padding=p)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    return x, w, b, p, y, dout
+
+
+def torch_conv_fn(x, w, b, p, dout):
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    td = torch.tensor(dout)
+
+    def run():
+        tx.grad = tw.grad = tb.grad = None
+        F.conv2d(tx, tw, tb, padding=p).backward(td)
+        return tx.grad, tw.grad, tb.grad
+    return run
+
+
+def bench_conv(repeats, naive_subset, rows):
+    print("\n## conv2d forward + backward (dx, dw, db)  [ms, minimum of "
+          f"{repeats} interleaved runs; median in brackets]")
+    head = f"{'dtype':8} {'x -> w, pad':34} {'naive*':>9} {'numpy':>8} {'torch':>8}" \
+           f" {'numpy/torch':>11} {'naive/numpy':>11}"
+    print(head)
+    for dtype in DTYPES:
+        for case in CONV_CASES:
+            rng = np.random.default_rng(0)
+            x, w, b, p, y, dout = conv_inputs(case, dtype, rng)
+            if torch is not None:   # the results agree before anything is timed
+                got = torch_conv_fn(x, w, b, p, dout)()
+                ours = cc.conv2d_backward(dout, x, w, padding=p)
+                tol = 1e-10 if dtype == "float64" else 2e-3
+                for a, t in zip(ours, got):
+                    np.testing.assert_allclose(a, t.numpy(), rtol=tol, atol=tol)
+
+            def ours_fn():
+                cc.conv2d(x, w, b, padding=p)
+                cc.conv2d_backward(dout, x, w, padding=p)
+            fns = {"numpy": ours_fn}
+            if torch is not None:
+                fns["torch"] = torch_conv_fn(x, w, b, p, dout)
+            res = interleaved(fns, repeats)
+            m = min(naive_subset, x.shape[0])
+            t_naive = once(lambda: (naive.conv2d_naive(x[:m], w, b, padding=p),
+                                    naive.conv2d_backward_naive(dout[:m], x[:m], w, padding=p)))
+            t_naive *= x.shape[0] / m
+            tn, tt = res["numpy"][0], res.get("torch", (np.nan, np.nan))[0]
+            label = f"{case[0]} -> {case[1][0]}@{case[1][2]}x{case[1][3]} p{p}"
+            print(f"{dtype:8} {label:34} {fmt_ms(t_naive)} {fmt_ms(tn)} {fmt_ms(tt)}"
+                  f" {tn / tt:11.2f} {t_naive / tn:11.0f}"
+                  f"   [{1e3 * res['numpy'][1]:.2f} / {1e3 * res.get('torch', (0, np.nan))[1]:.2f}]")
+            rows.append(dict(kind="conv", dtype=dtype, case=label, naive=t_naive, numpy=tn,
+                             torch=tt, numpy_median=res["numpy"][1],
+                             torch_median=res.get("torch", (np.nan, np.nan))[1]))
+    print(f"* naive: timed on {naive_subset} image(s) of the batch, scaled by N/{naive_subset}")
+
+
+def bench_pool(repeats, naive_subset, rows):
+    print(f"\n## 2x2 pooling forward + backward on the conv outputs  [ms, minimum of {repeats}]")
+    print(f"{'dtype':8} {'pool':4} {'input':22} {'naive*':>9} {'numpy':>8} {'torch':>8}"
+          f" {'numpy/torch':>11} {'naive/numpy':>11}")
+    for dtype in DTYPES:
+        for case in CONV_CASES:
+            rng = np.random.default_rng(0)
+            x, w, b, p, y, _ = conv_inputs(case, dtype, rng)
+            dpool = rng.standard_normal((*y.shape[:2], y.shape[2] // 2, y.shape[3] // 2))
+            dpool = dpool.astype(dtype)
+            for kind in ("max", "avg"):
+                fwd = cc.max_pool2d if kind == "max" else cc.avg_pool2d
+                bwd = cc.max_pool2d_backward if kind == "max" else cc.avg_pool2d_backward
+
+                def ours_fn(fwd=fwd, bwd=bwd):
+                    fwd(y, 2)
+                    bwd(dpool, y, 2)
+                fns = {"numpy": ours_fn}
+                if torch is not None:
+                    ty = torch.tensor(y, requires_grad=True)
+                    td = torch.tensor(dpool)
+                    tfwd = F.max_pool2d if kind == "max" else F.avg_pool2d
+
+                    def torch_fn(ty=ty, td=td, tfwd=tfwd):
+                        ty.grad = None
+                        tfwd(ty, 2).backward(td)
+                        return ty.grad
+                    np.testing.assert_allclose(bwd(dpool, y, 2), torch_fn().numpy(), rtol=1e-6)
+                    fns["torch"] = torch_fn
+                res = interleaved(fns, repeats)
+                m = min(naive_subset, y.shape[0])
+                if kind == "max":
+                    t_naive = once(lambda: (naive.max_pool2d_naive(y[:m], 2),
+                                            naive.max_pool2d_backward_naive(dpool[:m], y[:m], 2)))
+                    tn = res["numpy"][0]
+                else:   # no naive backward for average pooling: compare the forward alone
+                    t_naive = once(lambda: naive.avg_pool2d_naive(y[:m], 2))
+                    tn = interleaved({"f": lambda: cc.avg_pool2d(y, 2)}, repeats)["f"][0]
+                t_naive *= y.shape[0] / m
+                tt = res.get("torch", (np.nan,))[0]
+                tb = res["numpy"][0]
+                print(f"{dtype:8} {kind:4} {str(y.shape):22} {fmt_ms(t_naive)} {fmt_ms(tb)}"
+                      f" {fmt_ms(tt)} {tb / tt:11.2f} {t_naive / tn:11.0f}")
+                rows.append(dict(kind=f"{kind}pool", dtype=dtype, case=str(y.shape),
+                                 naive=t_naive, numpy=tb, torch=tt))
+    print(f"* naive: timed on {naive_subset} image(s), scaled; for avg pooling naive/numpy compares"
+          " the forward pass only (cnn_core.naive has no average-pooling backward)")
+
+
+# ----------------------------------------------------------------------------------- memory
+MEMORY_CHILD = r"""
+import json, resource, sys, tracemalloc
+import numpy as np
+sys.path.insert(0, {root!r})
+lib, dtype, ci = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sys.path.insert(0, {bench_dir!r})
+from bench import CONV_CASES, conv_inputs
+import cnn_core as cc
+x, w, b, p, y, dout = conv_inputs(CONV_CASES[ci], dtype, np.random.default_rng(0))
+del y
+def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+if lib == "torch":
+    import torch, torch.nn.functional as F
+    torch.set_num_threads(int(sys.argv[4]))
+    def run(x, dout):
+        tx = torch.tensor(x, requires_grad=True); tw = torch.tensor(w, requires_grad=True)
+        tb = torch.tensor(b, requires_grad=True)
+        F.conv2d(tx, tw, tb, padding=p).backward(torch.tensor(dout))
+        return tx.grad, tw.grad, tb.grad
+    run(x[:1], dout[:1])                 # warm-up: kernels, thread pools
+    tx_in = torch.tensor(x); td_in = torch.tensor(dout)   # inputs exist before the baseline
+    base = peak()
+    tx = tx_in.requires_grad_(); tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    F.conv2d(tx, tw, tb, padding=p).backward(td_in)
+    print(json.dumps(dict(rss=peak() - base)))
+else:
+    y = cc.conv2d(x[:1], w, b, padding=p); cc.conv2d_backward(dout[:1], x[:1], w, padding=p)
+    del y
+    base = peak()
+    tracemalloc.start()
+    y = cc.conv2d(x, w, b, padding=p)
+    grads = cc.conv2d_backward(dout, x, w, padding=p)
+    traced = tracemalloc.get_traced_memory()[1]
+    print(json.dumps(dict(rss=peak() - base, traced=traced)))
+"""
+
+
+def bench_memory(threads, rows):
+    print("\n## peak extra memory of one conv forward + backward  [MB; growth of peak RSS in a "
+          "fresh process after a 1-image warm-up]")
+    print(f"{'dtype':8} {'x -> w':34} {'numpy RSS':>10} {'(tracemalloc)':>13} {'torch RSS':>10}"
+          f" {'numpy/torch':>11} {'outputs':>8}")
+    code = MEMORY_CHILD.format(root=str(ROOT), bench_dir=str(Path(__file__).parent))
+    for dtype in DTYPES:
+        for ci, case in enumerate(CONV_CASES):
+            def child(lib):
+                out = subprocess.run([sys.executable, "-c", code, lib, dtype, str(ci), str(threads)],
+                                     capture_output=True, text=True, check=True)
+                return json.loads(out.stdout.strip().splitlines()[-1])
+            ours = child("numpy")
+            theirs = child("torch") if torch is not None else {"rss": np.nan}
+            x, w, b, p, y, dout = conv_inputs(case, dtype, np.random.default_rng(0))
+            outputs = y.nbytes + x.nbytes + w.nbytes + b.nbytes   # y, dx, dw, db themselves
+            mb = 2.0 ** 20
+            label = f"{case[0]} -> {case[1][0]}@{case[1][2]}x{case[1][3]}"
+            print(f"{dtype:8} {label:34} {ours['rss'] / mb:10.1f} {ours['traced'] / mb:13.1f}"
+                  f" {theirs['rss'] / mb:10.1f} {ours['rss'] / theirs['rss']:11.2f}"
+                  f" {outputs / mb:8.1f}")
+            rows.append(dict(kind="memory", dtype=dtype, case=label, numpy=ours["rss"],
+                             numpy_traced=ours["traced"], torch=theirs["rss"], outputs=outputs))
+    print("outputs = the bytes of y, dx, dw and db themselves (a lower bound for both)")
+
+
+# ------------------------------------------------------------------------------------ epoch
+def lenet_numpy(rng):
+    return cc.Sequential(
+        cc.Conv2D(1, 6, 5, padding=2, rng=rng), cc.ReLU(), cc.MaxPool2D(2),
+        cc.Conv2D(6, 16, 3, rng=rng), cc.ReLU(), cc.Flatten(),
+        cc.Dense(16 * 2 * 2, 64, rng=rng), cc.ReLU(), cc.Dense(64, 10, rng=rng))
+
+
+def lenet_torch(np_model, dtype):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(dtype)
+    ours = [layer for layer in np_model.layers if layer.params]
+    theirs = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        for a, t in zip(ours, theirs):
+            t.weight.copy_(torch.tensor(a.params["w"]))
+            t.bias.copy_(torch.tensor(a.params["b"]))
+    return model
+
+
+def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
+    data = cc.data.load_digits()
+    x, y = data.x_train, data.y_train
+    order = np.random.default_rng(1).permutation(len(x))
+    batches = [order[i:i + batch] for i in range(0, len(x), batch)]
+    print(f"\n## one training epoch, LeNet-style net on the digits ({len(x)} images, batch {batch},"
+          f" SGD lr {lr} momentum {momentum})  [s, minimum of {repeats} interleaved epochs]")
+    model = lenet_numpy(np.random.default_rng(0))
+    opt = cc.SGD(model, lr, momentum=momentum)
+    print(model.summary((1, 8, 8)))
+
+    def np_epoch():
+        total = 0.0
+        for idx in batches:
+            logits = model.forward(x[idx])
+            loss, grad = cc.cross_entropy(logits, y[idx])
+            model.backward(grad)
+            opt.step()
+            total += loss * len(idx)
+        return total / len(x)
+
+    fns = {}
+    tmodels = {}
+    if torch is not None:
+        for tdtype in (torch.float64, torch.float32):
+            tmodel = lenet_torch(lenet_numpy(np.random.default_rng(0)), tdtype)
+            topt = torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=momentum)
+            tx, ty = torch.tensor(x, dtype=tdtype), torch.tensor(y)
+            tbatches = [torch.tensor(idx) for idx in batches]
+
+            def t_epoch(tmodel=tmodel, topt=topt, tx=tx, ty=ty, tbatches=tbatches):
+                total = 0.0
+                for idx in tbatches:
+                    topt.zero_grad()
+                    loss = F.cross_entropy(tmodel(tx[idx]), ty[idx])
+                    loss.backward()
+                    topt.step()
+                    total += loss.item() * len(idx)
+                return total / len(x)
+            name = "torch " + str(tdtype).split(".")[1]
+            fns[name] = t_epoch
+            tmodels[name] = t_epoch
+    # The first epoch from identical weights: both libraries must compute the same losses.
+    first = {"numpy float64": np_epoch()}
+    for name, f in fns.items():
+        first[name] = f()
+    print("mean loss of the first epoch: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
+    res = interleaved({"numpy float64": np_epoch, **fns}, repeats)
+    tn = res["numpy float64"][0]
+    for name, (tmin, tmed) in res.items():
+        ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"
+        print(f"{name:14} {tmin:7.3f} s  (median {tmed:.3f} s){ratio}")
+        rows.append(dict(kind="epoch", dtype=name, case="lenet-digits", seconds=tmin,
+                         median=tmed))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="conv,pool,memory,epoch",
+                    help="comma-separated sections: conv, pool, memory, epoch")
+    ap.add_argument("--epoch", action="store_true", help="run only the training-epoch benchmark")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--epoch-repeats", type=int, default=5)
+    ap.add_argument("--naive-subset", type=int, default=1,
+                    help="images of the batch the naive loops are timed on")
+    ap.add_argument("--json", help="also write the measurements to this file")
+    args = ap.parse_args(argv)
+    sections = {"epoch"} if args.epoch else set(args.only.split(","))
+    threads = blas_threads()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    print(f"numpy {np.__version__} (BLAS threads: {threads}); torch "
+          f"{torch.__version__ + f' (threads: {torch.get_num_threads()})' if torch else 'not installed'}"
+          f"; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    rows = []
+    if "conv" in sections:
+        bench_conv(args.repeats, args.naive_subset, rows)
+    if "pool" in sections:
+        bench_pool(args.repeats, args.naive_subset, rows)
+    if "memory" in sections:
+        bench_memory(threads, rows)
+    if "epoch" in sections:
+        bench_epoch(args.epoch_repeats, rows)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (the machine is shared: timings "
+          "are minima over interleaved repeats, but still noisy)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
