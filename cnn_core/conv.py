@@ -50,7 +50,9 @@ class ConvGeometry:
         return self.in_hw[0] + pt + pb, self.in_hw[1] + pl + pr
 
 
-def _geometry(in_hw, kernel, stride, padding, dilation) -> ConvGeometry:
+def _geometry(in_hw, kernel, stride, padding, dilation, context: str = "") -> ConvGeometry:
+    """Resolve and check the size arithmetic; ``context`` (e.g. the arguments' shapes) is appended
+    to the error message when the kernel does not fit."""
     kernel = as_pair(kernel, "kernel_size")
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
@@ -62,7 +64,7 @@ def _geometry(in_hw, kernel, stride, padding, dilation) -> ConvGeometry:
             name = "height" if axis == 0 else "width"
             raise ValueError(
                 f"kernel {name} {k} (effective size {k_eff} with dilation {d}) is larger than the "
-                f"padded input {name} {n + p0 + p1} (input {n}, padding {p0}+{p1})"
+                f"padded input {name} {n + p0 + p1} (input {n}, padding {p0}+{p1}){context}"
             )
         out.append((n + p0 + p1 - k_eff) // s + 1)
     return ConvGeometry(kernel, stride, dilation, pads, tuple(in_hw), tuple(out))
@@ -225,7 +227,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     Integer input is computed in float64; float32 stays float32.
     """
     x, w, b = _check_conv_inputs(x, w, b)
-    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation,
+                  context=f"; x.shape = {x.shape}, w.shape = {w.shape}")
     return _correlate(_pad(x, g.pads), w, g, b)
 
 
@@ -297,7 +300,8 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0, dilation=1):
     """
     x, w, _ = _check_conv_inputs(x, w)
     dout = as_float_array(dout, "dout")
-    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation,
+                  context=f"; x.shape = {x.shape}, w.shape = {w.shape}")
     expected = (x.shape[0], w.shape[0], *g.out_hw)
     if dout.shape != expected:
         raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
@@ -373,7 +377,8 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     """
     x = as_float_array(x, "x")
     check_ndim(x, 4, "x", "(N, C, H, W)")
-    g = _geometry(x.shape[2:], kernel_size, stride, padding, dilation)
+    g = _geometry(x.shape[2:], kernel_size, stride, padding, dilation,
+                  context=f"; x.shape = {x.shape}, kernel_size = {kernel_size!r}")
     return _im2col_padded(_pad(x, g.pads), g)
 
 

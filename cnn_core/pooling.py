@@ -32,7 +32,8 @@ def _pool_geometry(x, kernel_size, stride, padding, name="x") -> tuple[np.ndarra
             f"padding must be at most half the window: padding={padding} with "
             f"kernel_size={kernel_size} (a window must hold at least one real element)"
         )
-    return x, _geometry(x.shape[2:], k, s, p, 1)
+    return x, _geometry(x.shape[2:], k, s, p, 1,
+                        context=f"; {name}.shape = {x.shape}, kernel_size = {kernel_size!r}")
 
 
 def _slices(g: ConvGeometry):
@@ -67,7 +68,11 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     ``x`` (N, C, H, W) → (N, C, H', W'). Padding pads with −∞, so it never wins.
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
-    xp = _pad(x, g.pads, -np.inf)
+    return _window_max(_pad(x, g.pads, -np.inf), g)
+
+
+def _window_max(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Maximum of every window of the (−∞-padded) input: one ``np.maximum`` per offset."""
     out = None
     for _, _, idx in _slices(g):
         out = xp[idx].copy() if out is None else np.maximum(out, xp[idx], out=out)
@@ -139,16 +144,33 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, g)
-    arg = _window_argmax(_pad(x, g.pads, -np.inf), g)
+    xp = _pad(x, g.pads, -np.inf)
     dxp = _grad_buffer(x, g)
-    kw = g.kernel[1]
     overlapping = _overlapping(g)
-    for a, b, idx in _slices(g):
-        chosen = arg == a * kw + b
+    y = _window_max(xp, g)
+    if np.isnan(y).any() or not np.isfinite(dout).all():
+        # NaN/inf: route by the explicit argmax so that unchosen elements get exactly 0
+        arg = _window_argmax(xp, g)
+        kw = g.kernel[1]
+        for a, b, idx in _slices(g):
+            chosen = np.where(arg == a * kw + b, dout, 0)
+            if overlapping:
+                dxp[idx] += chosen
+            else:
+                dxp[idx] = chosen
+        return _unpad(dxp, g)
+    # Fast path: visit the offsets in row-major order; the first element equal to its window's
+    # maximum takes the window's gradient, which is then removed from `rest` (ties: first wins).
+    rest = dout.copy()
+    offsets = list(_slices(g))
+    for number, (_, _, idx) in enumerate(offsets):
+        hit = np.equal(xp[idx], y)
         if overlapping:
-            dxp[idx] += np.where(chosen, dout, 0)
+            dxp[idx] += rest * hit
         else:                              # each element belongs to one window: write, don't add
-            np.copyto(dxp[idx], np.where(chosen, dout, 0))
+            np.multiply(rest, hit, out=dxp[idx])
+        if number < len(offsets) - 1:
+            np.copyto(rest, 0, where=hit)
     return _unpad(dxp, g)
 
 
