@@ -90,7 +90,8 @@ class Conv2D(Layer):
 
     def __repr__(self):
         f, c, kh, kw = self.params["w"].shape
-        extra = "".join(f", {k}={v}" for k, v in self.conf.items() if v not in (0, 1))
+        defaults = dict(stride=1, padding=0, dilation=1)     # show every non-default setting
+        extra = "".join(f", {k}={v!r}" for k, v in self.conf.items() if v != defaults[k])
         return f"Conv2D({c}, {f}, kernel_size=({kh}, {kw}){extra})"
 
 
