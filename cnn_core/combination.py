@@ -212,8 +212,8 @@ class MapCombination(Layer):
     ``grads["c"]``, so that an optimiser minimises :math:`E + \Omega`. Gradient-check the layer
     without a penalty.
 
-    Implementation: :func:`cnn_core.im2col` unfolds every input map once; a depthwise product
-    (``einsum``) applies the kernels and a second ``einsum`` mixes the maps. No loop over maps.
+    Implementation: :func:`cnn_core.im2col` unfolds every input map once; one batched matrix
+    product applies each map's kernel (depthwise) and a second mixes the maps. No loop over maps.
     """
 
     def __init__(self, in_maps: int, out_maps: int, kernel_size, *, rng: np.random.Generator,
@@ -267,15 +267,16 @@ class MapCombination(Layer):
         cols = im2col(x, g.kernel, stride=self.stride, padding=self.padding)
         cols = cols.reshape(n, c_in, kh * kw, -1)                    # (N, C_in, kh*kw, H'*W')
         k2 = self.params["k"].reshape(c_in, kh * kw)
-        y = np.einsum("nckp,ck->ncp", cols, k2, optimize=True)       # (N, C_in, H'*W')
+        y = np.matmul(k2[None, :, None, :], cols)[:, :, 0]           # (N, C_in, H'*W')
         return cols, y.reshape(n, c_in, *g.out_hw)
 
     def forward(self, x):
         x = self._check_x(x)
         self.x_shape = x.shape
         self.cols, self.y = self._depthwise(x)
-        u = np.einsum("nihw,ij->njhw", self.y, self.alpha, optimize=True)
-        return u + self.params["b"][None, :, None, None]
+        n, c_in, ho, wo = self.y.shape
+        u = np.matmul(self.alpha.T, self.y.reshape(n, c_in, -1))     # (N, C_out, H'*W')
+        return u.reshape(n, -1, ho, wo) + self.params["b"][None, :, None, None]
 
     def backward(self, dout):
         y, cols = self._cached("y"), self._cached("cols")
@@ -284,7 +285,10 @@ class MapCombination(Layer):
         if dout.shape != expected:
             raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
         alpha = self.alpha
-        dalpha = np.einsum("njhw,nihw->ij", dout, y, optimize=True)  # ∂E/∂α (C_in, C_out)
+        n, c_in = y.shape[:2]
+        y2 = y.reshape(n, c_in, -1)                                  # (N, C_in, P)
+        d2 = dout.reshape(n, dout.shape[1], -1)                      # (N, C_out, P)
+        dalpha = np.matmul(y2, d2.transpose(0, 2, 1)).sum(axis=0)    # ∂E/∂α (C_in, C_out)
         if self.weighting == "softmax":
             dc = softmax_backward(dalpha, alpha, axis=0)
         else:
@@ -293,12 +297,11 @@ class MapCombination(Layer):
             dc = dc + self.penalty(self.params["c"])[1]
         self.grads["c"][...] = dc
         self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
-        n, c_in = y.shape[:2]
-        gy = np.einsum("njhw,ij->nihw", dout, alpha, optimize=True).reshape(n, c_in, -1)
-        self.grads["k"][...] = np.einsum("nckp,ncp->ck", cols, gy,
-                                         optimize=True).reshape(self.params["k"].shape)
+        gy = np.matmul(alpha, d2)                                    # Σ_j α_ij δ_j, (N, C_in, P)
+        dk = np.matmul(cols, gy[..., None]).sum(axis=0)              # (C_in, kh*kw, 1)
+        self.grads["k"][...] = dk.reshape(self.params["k"].shape)
         k2 = self.params["k"].reshape(c_in, -1)
-        dcols = np.einsum("ncp,ck->nckp", gy, k2, optimize=True).reshape(n, -1, gy.shape[-1])
+        dcols = (k2[None, :, :, None] * gy[:, :, None, :]).reshape(n, -1, gy.shape[-1])
         return col2im(dcols, self.x_shape, self.kernel_size, stride=self.stride,
                       padding=self.padding)
 
