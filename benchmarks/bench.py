@@ -10,12 +10,14 @@ Method
   ...), so that load from other processes on a shared machine hits both alike.
 - PyTorch gets the same number of threads as numpy's BLAS (``torch.set_num_threads``); both are
   reported. Element-wise numpy work is single-threaded.
-- The naive loops (``cnn_core.naive``) are linear in the batch size; they are timed once on a
-  subset of the batch and scaled up by ``N / N_subset``.
-- Memory: each measurement runs in a fresh subprocess. After a warm-up on a one-image batch, the
-  growth of the peak resident set size (``ru_maxrss``) during one forward+backward is the "peak
-  extra memory", measured the same way for numpy and for PyTorch; for numpy the ``tracemalloc``
-  peak (numpy reports its buffers to it) is printed as a cross-check.
+- The naive loops (``cnn_core.naive``) are exactly linear in the batch size and (for the
+  convolution) in the number of kernels; they are timed once on a subset of the batch (and on
+  one kernel) and scaled up by ``N / N_subset`` (times ``F``).
+- Memory: each measurement runs in a fresh subprocess. After a warm-up on a one-image batch the
+  peak resident set size is reset (``/proc/self/clear_refs``, Linux); the "peak extra memory" is
+  the peak (``VmHWM``) during one forward+backward minus the resident size before it, measured the
+  same way for numpy and for PyTorch (which shares the input arrays via ``torch.from_numpy``); for
+  numpy the ``tracemalloc`` peak (numpy reports its buffers to it) is printed as a cross-check.
 - Epoch: a LeNet-style network on the 8×8 digits (``cnn_core.data.load_digits``), batch 32, SGD
   with momentum, the same initial weights and the same batch order in both libraries; the final
   losses are printed to show that both computed the same thing.
@@ -137,10 +139,11 @@ def bench_conv(repeats, naive_subset, rows):
             if torch is not None:
                 fns["torch"] = torch_conv_fn(x, w, b, p, dout)
             res = interleaved(fns, repeats)
-            m = min(naive_subset, x.shape[0])
-            t_naive = once(lambda: (naive.conv2d_naive(x[:m], w, b, padding=p),
-                                    naive.conv2d_backward_naive(dout[:m], x[:m], w, padding=p)))
-            t_naive *= x.shape[0] / m
+            m = min(naive_subset, x.shape[0])   # m images and one kernel, scaled by N·F / m
+            t_naive = once(lambda: (naive.conv2d_naive(x[:m], w[:1], b[:1], padding=p),
+                                    naive.conv2d_backward_naive(dout[:m, :1], x[:m], w[:1],
+                                                                padding=p)))
+            t_naive *= x.shape[0] * w.shape[0] / m
             tn, tt = res["numpy"][0], res.get("torch", (np.nan, np.nan))[0]
             label = f"{case[0]} -> {case[1][0]}@{case[1][2]}x{case[1][3]} p{p}"
             print(f"{dtype:8} {label:34} {fmt_ms(t_naive)} {fmt_ms(tn)} {fmt_ms(tt)}"
@@ -149,7 +152,8 @@ def bench_conv(repeats, naive_subset, rows):
             rows.append(dict(kind="conv", dtype=dtype, case=label, naive=t_naive, numpy=tn,
                              torch=tt, numpy_median=res["numpy"][1],
                              torch_median=res.get("torch", (np.nan, np.nan))[1]))
-    print(f"* naive: timed on {naive_subset} image(s) of the batch, scaled by N/{naive_subset}")
+    print(f"* naive: timed on {naive_subset} image(s) of the batch and one kernel, scaled by "
+          f"N·F/{naive_subset} (its loops are exactly linear in both)")
 
 
 def bench_pool(repeats, naive_subset, rows):
@@ -203,46 +207,63 @@ def bench_pool(repeats, naive_subset, rows):
 
 # ----------------------------------------------------------------------------------- memory
 MEMORY_CHILD = r"""
-import json, resource, sys, tracemalloc
+import json, sys, tracemalloc
 import numpy as np
 sys.path.insert(0, {root!r})
-lib, dtype, ci = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sys.path.insert(0, {bench_dir!r})
-from bench import CONV_CASES, conv_inputs
+lib, dtype, ci, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+from bench import CONV_CASES
 import cnn_core as cc
-x, w, b, p, y, dout = conv_inputs(CONV_CASES[ci], dtype, np.random.default_rng(0))
-del y
-def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def status(field):                       # kB -> bytes, from /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+def reset_peak():                        # Linux >= 4.0: VmHWM := VmRSS
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+xs, ws, p = CONV_CASES[ci]
+rng = np.random.default_rng(0)
+x = rng.standard_normal(xs).astype(dtype)
+w = rng.standard_normal(ws).astype(dtype)
+b = rng.standard_normal(ws[0]).astype(dtype)
+ho = cc.conv_output_size(xs[2], ws[2], padding=p)
+wo = cc.conv_output_size(xs[3], ws[3], padding=p)
+dout = rng.standard_normal((xs[0], ws[0], ho, wo)).astype(dtype)
 if lib == "torch":
     import torch, torch.nn.functional as F
-    torch.set_num_threads(int(sys.argv[4]))
+    torch.set_num_threads(threads)
     def run(x, dout):
-        tx = torch.tensor(x, requires_grad=True); tw = torch.tensor(w, requires_grad=True)
-        tb = torch.tensor(b, requires_grad=True)
-        F.conv2d(tx, tw, tb, padding=p).backward(torch.tensor(dout))
+        tx = torch.from_numpy(x).requires_grad_()
+        tw = torch.from_numpy(w).requires_grad_(); tb = torch.from_numpy(b).requires_grad_()
+        F.conv2d(tx, tw, tb, padding=p).backward(torch.from_numpy(dout))
         return tx.grad, tw.grad, tb.grad
-    run(x[:1], dout[:1])                 # warm-up: kernels, thread pools
-    tx_in = torch.tensor(x); td_in = torch.tensor(dout)   # inputs exist before the baseline
-    base = peak()
-    tx = tx_in.requires_grad_(); tw = torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(b, requires_grad=True)
-    F.conv2d(tx, tw, tb, padding=p).backward(td_in)
-    print(json.dumps(dict(rss=peak() - base)))
+    run(x[:1].copy(), dout[:1].copy())   # warm-up: kernels, thread pools
+    reset_peak(); base = status("VmRSS")
+    grads = run(x, dout)                 # from_numpy: the inputs are shared, not copied
+    print(json.dumps(dict(rss=status("VmHWM") - base)))
 else:
-    y = cc.conv2d(x[:1], w, b, padding=p); cc.conv2d_backward(dout[:1], x[:1], w, padding=p)
-    del y
-    base = peak()
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads, user_api="blas")
+    except ImportError:
+        pass
+    cc.conv2d(x[:1], w, b, padding=p); cc.conv2d_backward(dout[:1], x[:1], w, padding=p)
+    reset_peak(); base = status("VmRSS")
     tracemalloc.start()
     y = cc.conv2d(x, w, b, padding=p)
     grads = cc.conv2d_backward(dout, x, w, padding=p)
     traced = tracemalloc.get_traced_memory()[1]
-    print(json.dumps(dict(rss=peak() - base, traced=traced)))
+    tracemalloc.stop()
+    print(json.dumps(dict(rss=status("VmHWM") - base, traced=traced)))
 """
 
 
 def bench_memory(threads, rows):
-    print("\n## peak extra memory of one conv forward + backward  [MB; growth of peak RSS in a "
-          "fresh process after a 1-image warm-up]")
+    print("\n## peak extra memory of one conv forward + backward  [MB; peak RSS minus RSS before, "
+          "fresh process, 1-image warm-up, peak reset]")
     print(f"{'dtype':8} {'x -> w':34} {'numpy RSS':>10} {'(tracemalloc)':>13} {'torch RSS':>10}"
           f" {'numpy/torch':>11} {'outputs':>8}")
     code = MEMORY_CHILD.format(root=str(ROOT), bench_dir=str(Path(__file__).parent))
@@ -256,10 +277,12 @@ def bench_memory(threads, rows):
             theirs = child("torch") if torch is not None else {"rss": np.nan}
             x, w, b, p, y, dout = conv_inputs(case, dtype, np.random.default_rng(0))
             outputs = y.nbytes + x.nbytes + w.nbytes + b.nbytes   # y, dx, dw, db themselves
+            del x, y, dout
             mb = 2.0 ** 20
             label = f"{case[0]} -> {case[1][0]}@{case[1][2]}x{case[1][3]}"
+            ratio = ours["rss"] / theirs["rss"] if theirs["rss"] > 0 else np.nan
             print(f"{dtype:8} {label:34} {ours['rss'] / mb:10.1f} {ours['traced'] / mb:13.1f}"
-                  f" {theirs['rss'] / mb:10.1f} {ours['rss'] / theirs['rss']:11.2f}"
+                  f" {theirs['rss'] / mb:10.1f} {ratio:11.2f}"
                   f" {outputs / mb:8.1f}")
             rows.append(dict(kind="memory", dtype=dtype, case=label, numpy=ours["rss"],
                              numpy_traced=ours["traced"], torch=theirs["rss"], outputs=outputs))
@@ -354,9 +377,14 @@ def main(argv=None):
     ap.add_argument("--epoch-repeats", type=int, default=5)
     ap.add_argument("--naive-subset", type=int, default=1,
                     help="images of the batch the naive loops are timed on")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for numpy's BLAS and for PyTorch (default: BLAS's own default)")
     ap.add_argument("--json", help="also write the measurements to this file")
     args = ap.parse_args(argv)
     sections = {"epoch"} if args.epoch else set(args.only.split(","))
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads, user_api="blas")
     threads = blas_threads()
     if torch is not None:
         torch.set_num_threads(threads)

@@ -99,16 +99,21 @@ def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 # The fast path works in a "batch-merged" layout: the columns of all images of a chunk of the batch
 # side by side, ``(C*kh*kw, n*H'*W')``, so that each matrix product is one big GEMM instead of N
-# skinny ones. The batch is split into chunks whose column buffer stays within _CHUNK_BYTES, which
-# bounds the extra memory (and keeps the buffers cache-friendly) without making the products skinny.
-_CHUNK_BYTES = 4 * 2**20
+# skinny ones. The batch is split into chunks whose column buffer stays within a budget: twice
+# the bytes of the input plus the output, clipped to [_MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES]. That
+# bounds the extra memory to a small multiple of what the layer's arrays occupy anyway, while the
+# products stay thousands of columns wide.
+_MIN_CHUNK_BYTES = 1 * 2**20
+_MAX_CHUNK_BYTES = 8 * 2**20
 
 
-def _chunks(n: int, bytes_per_image: int):
-    """Split ``range(n)`` into near-equal ``(start, stop)`` chunks within the memory budget."""
+def _chunks(n: int, cols_bytes_per_image: int, io_bytes: int):
+    """Split ``range(n)`` into near-equal ``(start, stop)`` chunks whose column buffer fits the
+    budget ``clip(2 * io_bytes, _MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES)``."""
     if n == 0:
         return []
-    per = max(1, _CHUNK_BYTES // max(1, bytes_per_image))
+    budget = min(max(2 * io_bytes, _MIN_CHUNK_BYTES), _MAX_CHUNK_BYTES)
+    per = max(1, budget // max(1, cols_bytes_per_image))
     m = -(-n // per)                      # number of chunks
     size = -(-n // m)
     return [(i, min(i + size, n)) for i in range(0, n, size)]
@@ -136,7 +141,7 @@ def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.nda
     k = c * g.kernel[0] * g.kernel[1]
     w2 = w.reshape(f, k)
     y = np.empty((n, f, ho, wo), dtype=np.result_type(xp, w))
-    for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize):
+    for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize, xp.nbytes + y.nbytes):
         yc = (w2 @ _cols(xp[n0:n1], g)).reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
         if b is None:
             y[n0:n1] = yc
@@ -175,11 +180,17 @@ def _conv_backward(dout, xp, w, g, *, need_dx=True):
     w2 = w.reshape(f, k)
     dw2 = np.zeros((f, k), dtype=dout.dtype)
     dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
-    for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize):
+    for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize, xp.nbytes + dout.nbytes):
         d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)       # (F, m), a copy
-        dw2 += d2 @ _cols(xp[n0:n1], g).T
+        cols = _cols(xp[n0:n1], g)
+        dw2 += d2 @ cols.T
         if need_dx:
-            _crop_to_nchw(_col2im_chunk(w2.T @ d2, n1 - n0, c, g), g, dx[n0:n1])
+            if cols.flags.writeable and not np.may_share_memory(cols, xp):   # our own copy:
+                # its memory is free after dW, so the columns' gradient reuses it
+                dcols = np.matmul(w2.T, d2, out=cols)
+            else:                                     # a view of xp (one image, 1×1 kernel)
+                dcols = w2.T @ d2
+            _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw2.reshape(w.shape), db
 
@@ -250,7 +261,8 @@ def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     k = c * g.kernel[0] * g.kernel[1]
     w2t = w.reshape(f, k).T
     dx = np.empty((n, c, *g.in_hw), dtype=np.result_type(dout, w))
-    for n0, n1 in _chunks(n, k * dout.shape[2] * dout.shape[3] * dout.itemsize):
+    for n0, n1 in _chunks(n, k * dout.shape[2] * dout.shape[3] * dout.itemsize,
+                          dout.nbytes + dx.nbytes):
         d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)
         _crop_to_nchw(_col2im_chunk(w2t @ d2, n1 - n0, c, g), g, dx[n0:n1])
     return dx
