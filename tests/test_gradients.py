@@ -202,6 +202,11 @@ def test_activation_values_and_stability():
     s = cc.sigmoid(u)                                   # no overflow warning (warnings are errors)
     np.testing.assert_allclose(s, [0, 1 / (1 + np.e ** 2), 0.5, 1 / (1 + np.e ** -3), 1], atol=1e-300)
     np.testing.assert_allclose(cc.tanh(u), np.tanh(u))
+    # exact derivative values: sigma'(0) = 1/4, tanh'(0) = 1, sigma'(ln 3) = (3/4)(1/4) = 3/16
+    assert cc.sigmoid_derivative(np.array([0.0]))[0] == 0.25
+    assert cc.tanh_derivative(np.array([0.0]))[0] == 1.0
+    assert cc.sigmoid_derivative(np.array([np.log(3.0)]))[0] == pytest.approx(3 / 16, rel=1e-14)
+    assert cc.tanh_derivative(np.array([np.log(2.0)]))[0] == pytest.approx(1 - 0.6 ** 2, rel=1e-14)
 
 
 @pytest.mark.parametrize("axis", [-1, 0])
