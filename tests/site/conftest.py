@@ -97,6 +97,8 @@ def axe_source() -> str:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
+    """A fresh _build/screenshots/{light,dark}/ (and axe-report.txt) for this run."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     for mode in ("light", "dark"):
         (SCREENSHOTS / mode).mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

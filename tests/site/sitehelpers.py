@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,3 +29,17 @@ def html_pages() -> list[str]:
 def book_pages() -> list[str]:
     """The book's own pages (book/*.html): the chapters and the pages around them."""
     return [p for p in html_pages() if p.startswith("book/")]
+
+
+def meaningful_alt(alt: str) -> bool:
+    """Not empty, not a file name or path, not a hash, and at least two words."""
+    alt = alt.strip()
+    if not alt:
+        return False
+    if re.search(r"\.(png|jpe?g|gif|svg|webp)\b", alt, re.I) or "_images/" in alt:
+        return False
+    if len(alt.split()) == 1 and "/" in alt:  # a bare path
+        return False
+    if re.fullmatch(r"[0-9a-f]{8,}", alt, re.I):
+        return False
+    return len(alt.split()) >= 2

@@ -16,7 +16,7 @@ import pytest
 
 import cnn_core
 
-from sitehelpers import book_pages, html_pages
+from sitehelpers import book_pages, html_pages, meaningful_alt
 
 EXTERNAL_SCHEMES = {"http", "https", "mailto", "javascript", "data", "tel", "ftp"}
 LINK_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src",
@@ -183,18 +183,6 @@ def test_figures_have_alt_text_in_html(site):
             if not meaningful_alt(alt_text):
                 bad.append(f"{rel}: {match.group(0)[:160]}")
     assert not bad, "images without meaningful alt text:\n" + "\n".join(bad)
-
-
-def meaningful_alt(alt: str) -> bool:
-    """Not empty, not a file name or path, not a hash, and at least two words."""
-    alt = alt.strip()
-    if not alt:
-        return False
-    if re.search(r"\.(png|jpe?g|gif|svg|webp)\b", alt, re.I) or "/" in alt or "_images" in alt:
-        return False
-    if re.fullmatch(r"[0-9a-f]{8,}", alt, re.I):
-        return False
-    return len(alt.split()) >= 2
 
 
 @pytest.mark.parametrize("alt,ok", [("", False), ("_images/3f2a.png", False), ("fig.png", False),
