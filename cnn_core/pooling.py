@@ -10,6 +10,8 @@ because for one offset the slices of different windows never overlap.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._validate import as_float_array, as_pair, check_ndim
@@ -213,8 +215,8 @@ def lp_pool2d(x, kernel_size, *, p=2, stride=None) -> np.ndarray:
     As PyTorch's ``LPPool2d`` for non-negative input; ``p=1`` sums absolute values and
     ``p → ∞`` tends to max pooling of ``|x|``.
     """
-    if not (isinstance(p, (int, float)) and p >= 1):
-        raise ValueError(f"p must be a number >= 1; got {p!r}")
+    if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and np.isfinite(p) and p >= 1):
+        raise ValueError(f"p must be a finite number >= 1; got {p!r}")
     x, g = _pool_geometry(x, kernel_size, stride, 0)
     return _window_sum(np.abs(x) ** p, g) ** (1.0 / p)
 

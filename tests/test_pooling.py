@@ -4,6 +4,8 @@ argmax/mask semantics on ties; dtype rules."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -157,9 +159,21 @@ def test_lp_pool2d_backward_zero_window():
     assert_allclose(dx[0, 0, 2:, 2:], np.array([[1.0, 2.0], [2.0, 4.0]]) / 5.0)  # x / ||x||_2
 
 
-def test_lp_pool2d_bad_p():
-    with pytest.raises(ValueError, match="p must be a number >= 1; got 0.5"):
-        cc.lp_pool2d(np.ones((1, 1, 2, 2)), 2, p=0.5)
+@pytest.mark.parametrize("p", [0.5, 0, -2, float("inf"), float("nan"), True, "2", None],
+                         ids=["0.5", "0", "-2", "inf", "nan", "bool", "str", "None"])
+def test_lp_pool2d_bad_p(p):
+    with pytest.raises(ValueError, match=f"p must be a finite number >= 1; got {re.escape(repr(p))}"):
+        cc.lp_pool2d(np.ones((1, 1, 2, 2)), 2, p=p)
+    with pytest.raises(ValueError, match="p must be a finite number >= 1"):
+        cc.lp_pool2d_backward(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), 2, p=p)
+
+
+@pytest.mark.parametrize("p", [np.int64(2), np.float32(2.0), np.float64(2.0), 2.0], ids=repr)
+def test_lp_pool2d_accepts_numpy_scalars(p):
+    x = randn(np.random.default_rng(34), 1, 1, 4, 4)
+    assert_allclose(cc.lp_pool2d(x, 2, p=p), cc.lp_pool2d(x, 2, p=2))
+    assert_allclose(cc.lp_pool2d_backward(np.ones((1, 1, 2, 2)), x, 2, p=p),
+                    cc.lp_pool2d_backward(np.ones((1, 1, 2, 2)), x, 2, p=2))
 
 
 # ---------------------------------------------------------------------------------------------
