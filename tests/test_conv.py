@@ -199,3 +199,22 @@ def test_non_contiguous_input(rng):
     x = randn(rng, 2, 6, 5, 5)[:, ::2, :, ::-1]      # a strided, reversed view
     w = randn(rng, 2, 3, 2, 2).transpose(0, 1, 3, 2)
     assert_allclose(cc.conv2d(x, w, padding=1), naive.conv2d_naive(x, w, padding=1))
+
+
+def test_batch_large_enough_to_be_processed_in_chunks():
+    """A batch whose im2col buffer exceeds a few MiB (the fast path splits such batches into
+    chunks): results must not depend on where the batch is split."""
+    rng = np.random.default_rng(15)
+    x, w, b = randn(rng, 5, 8, 32, 32), randn(rng, 2, 8, 3, 3), randn(rng, 2)
+    y = cc.conv2d(x, w, b, padding=1)
+    assert_allclose(y, naive.conv2d_naive(x, w, b, padding=1))
+    for i in range(5):                                  # each image alone gives the same result
+        assert_allclose(cc.conv2d(x[i:i + 1], w, b, padding=1), y[i:i + 1])
+    dout = randn(rng, *y.shape)
+    dx, dw, db = cc.conv2d_backward(dout, x, w, padding=1)
+    ndx, ndw, ndb = naive.conv2d_backward_naive(dout, x, w, padding=1)
+    assert_allclose(dx, ndx, name="dx")
+    assert_allclose(dw, ndw, rtol=1e-9, name="dw")
+    assert_allclose(db, ndb, name="db")
+    yt = cc.conv_transpose2d(dout, w, padding=1)        # = dx, computed by the transpose path
+    assert_allclose(yt, ndx, name="conv_transpose2d")
