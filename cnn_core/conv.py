@@ -104,6 +104,10 @@ def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
 # bounds the extra memory to a small multiple of what the layer's arrays occupy anyway, while the
 # products stay thousands of columns wide.
 _MIN_CHUNK_BYTES = 1 * 2**20
+# Which way round to multiply, per dtype: OpenBLAS (measured here, AVX-512) reaches ~80 GFLOP/s
+# per core for the float32 products as (m, K) @ (K, F) but ~55 as (F, K) @ (K, m); in float64 the
+# (F, K) @ (K, m) form was faster. The result is the same either way, only transposed.
+_ROWS_OUTER = {"f": True, "d": False}
 _MAX_CHUNK_BYTES = 8 * 2**20
 
 
@@ -142,7 +146,11 @@ def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.nda
     w2 = w.reshape(f, k)
     y = np.empty((n, f, ho, wo), dtype=np.result_type(xp, w))
     for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize, xp.nbytes + y.nbytes):
-        yc = (w2 @ _cols(xp[n0:n1], g)).reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+        cols = _cols(xp[n0:n1], g)
+        if _ROWS_OUTER[y.dtype.char]:     # (m, K) @ (K, F): the faster orientation in float32
+            yc = (cols.T @ w2.T).reshape(n1 - n0, ho, wo, f).transpose(0, 3, 1, 2)
+        else:
+            yc = (w2 @ cols).reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
         if b is None:
             y[n0:n1] = yc
         else:
@@ -178,12 +186,16 @@ def _conv_backward(dout, xp, w, g, *, need_dx=True):
     c = w.shape[1]
     k = c * g.kernel[0] * g.kernel[1]
     w2 = w.reshape(f, k)
-    dw2 = np.zeros((f, k), dtype=dout.dtype)
+    rows_outer = _ROWS_OUTER[dout.dtype.char]
+    dw2 = np.zeros((k, f) if rows_outer else (f, k), dtype=dout.dtype)
     dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
     for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize, xp.nbytes + dout.nbytes):
         d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)       # (F, m), a copy
         cols = _cols(xp[n0:n1], g)
-        dw2 += d2 @ cols.T
+        if rows_outer:
+            dw2 += cols @ d2.T                                      # (K, F) = dWᵀ
+        else:
+            dw2 += d2 @ cols.T                                      # (F, K)
         if need_dx:
             if cols.flags.writeable and not np.may_share_memory(cols, xp):   # our own copy:
                 # its memory is free after dW, so the columns' gradient reuses it
@@ -192,6 +204,8 @@ def _conv_backward(dout, xp, w, g, *, need_dx=True):
                 dcols = w2.T @ d2
             _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
     db = dout.sum(axis=(0, 2, 3))
+    if rows_outer:
+        dw2 = np.ascontiguousarray(dw2.T)
     return dx, dw2.reshape(w.shape), db
 
 
