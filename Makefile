@@ -40,8 +40,13 @@ build-check: $(STAMP)
 	$(BIN)/python tools/config_variant.py execute.execute_notebooks=off > _build/_config.noexec.yml
 	$(BIN)/jupyter-book build . --config _build/_config.noexec.yml -W -n --keep-going
 
+# Checks of the built site in _build/html (written by build-check or book): internal links and
+# anchors, offline assets, API reference, and a real browser (Playwright + Debian's chromium;
+# skipped with a message when no Chromium is found): MathJax, images, alt text, no outside
+# requests, axe-core, dark mode, solution dropdowns, search. Screenshots: _build/screenshots/.
 site-check: $(STAMP)
-	@if [ -d tests/site ]; then $(BIN)/python -m pytest tests/site -q; fi
+	@test -f _build/html/index.html || { echo "site-check: no _build/html; run 'make build-check' or 'make book' first" >&2; exit 1; }
+	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
 
 # Re-execute notebooks in place (commit them with their outputs): make execute NB="book/02_*.ipynb"
 NB ?= book/*.ipynb
