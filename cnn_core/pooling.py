@@ -83,9 +83,12 @@ def _window_max(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 def _window_argmax(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """The flat in-window offset ``a*kw + b`` of each window's first maximum (strict ``>``, so an
-    earlier maximum keeps its place on a tie), as the smallest integer type that holds it."""
+    earlier maximum keeps its place on a tie), as the smallest integer type that holds it.
+    A NaN counts as larger than any number (the forward's ``np.maximum`` propagates it), so the
+    first NaN of a window is its maximum, as with ``np.argmax`` (PyTorch's CPU kernel takes the last)."""
     kw = g.kernel[1]
     dtype = np.uint8 if g.kernel[0] * kw <= 256 else np.intp
+    has_nan = bool(np.isnan(xp).any())
     best = arg = better = None
     for a, b, idx in _slices(g):
         v = xp[idx]
@@ -94,6 +97,8 @@ def _window_argmax(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
             better = np.empty(v.shape, dtype=bool)
         else:
             np.greater(v, best, out=better)
+            if has_nan:
+                better |= np.isnan(v) & ~np.isnan(best)
             np.copyto(best, v, where=better)
             np.copyto(arg, a * kw + b, where=better, casting="unsafe")
     return arg

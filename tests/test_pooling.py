@@ -205,3 +205,21 @@ def test_pool_integer_input_is_float64(fwd, bwd, kw):
     assert y.dtype == np.float64
     assert_allclose(y, fwd(x.astype(float), 2, **kw))
     assert bwd(np.ones(y.shape, dtype=int), x, 2, **kw).dtype == np.float64
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_nan_goes_to_the_first_nan(xs, k, stride, padding):
+    """A NaN in a window makes the forward NaN (np.maximum propagates it); the gradient must then
+    go to that window's first NaN, as np.argmax in the naive reference does, not to a number."""
+    rng = np.random.default_rng(35)
+    x = rng.integers(0, 3, size=xs).astype(float)
+    x[rng.uniform(size=xs) < 0.2] = np.nan
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(rng, *naive.max_pool2d_naive(x, k, **kw).shape)
+    np.testing.assert_array_equal(np.isnan(cc.max_pool2d(x, k, **kw)),
+                                  np.isnan(naive.max_pool2d_naive(x, k, **kw)))
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw),
+                    naive.max_pool2d_backward_naive(dout, x, k, **kw))
+    mask = cc.max_pool2d_mask(x, k, **kw)
+    dx = naive.max_pool2d_backward_naive(np.ones_like(dout), x, k, **kw)
+    np.testing.assert_array_equal(mask, dx > 0)
