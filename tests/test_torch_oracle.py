@@ -89,6 +89,24 @@ def test_conv2d_and_backward_vs_torch(xs, ws, stride, padding, dilation):
         grad_names=["x", "w", "b"])
 
 
+@pytest.mark.parametrize("xs,kernel,stride,padding,dilation", [
+    pytest.param((2, 3, 5, 6), (3, 3), 1, 0, 1, id="k3"),
+    pytest.param((1, 2, 7, 6), (2, 3), (2, 1), (1, 2), (1, 2), id="pairs"),
+    pytest.param((2, 1, 4, 4), (1, 1), 3, 0, 1, id="k1x1-stride3"),
+    pytest.param((1, 2, 4, 5), (4, 5), 1, 0, 1, id="kernel=input"),
+])
+def test_im2col_col2im_vs_torch_unfold_fold(xs, kernel, stride, padding, dilation):
+    """im2col is torch's unfold (same row/column order), col2im is torch's fold."""
+    rng = np.random.default_rng(68)
+    x = rng.standard_normal(xs)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    cols = cc.im2col(x, kernel, **kw)
+    np.testing.assert_allclose(cols, F.unfold(torch.tensor(x), kernel, **kw).numpy(), rtol=0, atol=0)
+    c = rng.standard_normal(cols.shape)
+    np.testing.assert_allclose(cc.col2im(c, x.shape, kernel, **kw),
+                               F.fold(torch.tensor(c), xs[2:], kernel, **kw).numpy(), rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # conv_transpose2d: forward vs torch; torch's gradients vs the adjoint relations
 # ---------------------------------------------------------------------------------------------
