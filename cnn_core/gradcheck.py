@@ -88,8 +88,18 @@ class GradientReport:
     __repr__ = __str__
 
 
+def _named_parameters(layer, prefix=""):
+    """``(name, param, grad)`` of a layer, and of every sub-layer of a container such as
+    :class:`~cnn_core.Sequential` (named ``"<index>.<name>"``, e.g. ``"0.w"``)."""
+    for name, p in layer.params.items():
+        yield prefix + name, p, layer.grads[name]
+    for i, sub in enumerate(getattr(layer, "layers", None) or []):
+        yield from _named_parameters(sub, f"{prefix}{i}.")
+
+
 def check_layer_gradients(layer, x, *, rng: np.random.Generator, h: float = 1e-6) -> GradientReport:
-    """Compare ``layer.backward`` with central differences for the input and every parameter.
+    """Compare ``layer.backward`` with central differences for the input and every parameter
+    (for a :class:`~cnn_core.Sequential`, every parameter of every layer in it, named ``"0.w"`` …).
 
     A random upstream gradient ``dout`` from ``rng`` is used, so every output element matters.
     ``x`` and the parameters should be float64.
@@ -98,9 +108,10 @@ def check_layer_gradients(layer, x, *, rng: np.random.Generator, h: float = 1e-6
     out = layer.forward(x)
     dout = rng.standard_normal(np.shape(out))
     dx = layer.backward(dout)
-    analytic = {"x": np.array(dx)} | {k: g.copy() for k, g in layer.grads.items()}
+    params = list(_named_parameters(layer))
+    analytic = {"x": np.array(dx)} | {name: g.copy() for name, _, g in params}
     rows = [("x", x.shape, rel_error(analytic["x"], numerical_gradient(layer.forward, x, dout, h=h)))]
-    for name, p in layer.params.items():
+    for name, p, _ in params:
         num = numerical_gradient(lambda _: layer.forward(x), p, dout, h=h)
         rows.append((name, p.shape, rel_error(analytic[name], num)))
     layer.forward(x)  # leave the layer's cache as it was
