@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import cnn_core as cc
+from cnn_core import naive
 from testhelpers import inner
 
 small = st.integers
@@ -191,3 +192,36 @@ def test_pooling_output_size(n, k, s, p):
     expected = (n + 2 * p - k) // s + 1, (n + 1 + 2 * p - k) // s + 1
     assert cc.max_pool2d(x, k, stride=s, padding=p).shape[2:] == expected
     assert cc.avg_pool2d(x, k, stride=s, padding=p).shape[2:] == expected
+
+
+@settings(max_examples=25)
+@given(conv_setup(max_k=3, max_p=2), st.booleans())
+def test_conv2d_and_backward_equal_naive_on_random_geometry(setup, with_bias):
+    """The named sweep of test_conv.py, extended to geometries drawn at random."""
+    x, w, s, p, d, rng = setup
+    b = rng.standard_normal(w.shape[0]) if with_bias else None
+    kw = dict(stride=s, padding=p, dilation=d)
+    y = naive.conv2d_naive(x, w, b, **kw)
+    np.testing.assert_allclose(cc.conv2d(x, w, b, **kw), y, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    for got, expected in zip(cc.conv2d_backward(g, x, w, **kw), naive.conv2d_backward_naive(g, x, w, **kw)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=25)
+@given(n=small(1, 2), c=small(1, 2), h=small(1, 8), w=small(1, 8), kh=small(1, 4), kw=small(1, 4),
+       sh=small(1, 4), sw=small(1, 4), ph=small(0, 2), pw=small(0, 2), ties=st.booleans(),
+       seed=small(0, 2**32 - 1))
+def test_pooling_equals_naive_on_random_geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, ties, seed):
+    assume(ph <= kh // 2 and pw <= kw // 2 and h + 2 * ph >= kh and w + 2 * pw >= kw)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, (n, c, h, w)).astype(float) if ties else rng.standard_normal((n, c, h, w))
+    kw_ = dict(stride=(sh, sw), padding=(ph, pw))
+    k = (kh, kw)
+    y = naive.max_pool2d_naive(x, k, **kw_)
+    np.testing.assert_array_equal(cc.max_pool2d(x, k, **kw_), y)
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(cc.max_pool2d_backward(g, x, k, **kw_),
+                               naive.max_pool2d_backward_naive(g, x, k, **kw_), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cc.avg_pool2d(x, k, **kw_), naive.avg_pool2d_naive(x, k, **kw_),
+                               rtol=1e-12, atol=1e-12)
