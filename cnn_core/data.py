@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,10 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     with open(path, "rb") as fh:
         raw = fh.read()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:   # e.g. an interrupted download
+            raise ValueError(f"{path}: corrupt or truncated gzip file ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path}: not an IDX file (it must start with two zero bytes)")
     code, ndim = raw[2], raw[3]

@@ -156,3 +156,14 @@ def test_load_idx_truncated(tmp_path):
         cc.data.load_idx(_write(tmp_path, "short-header", full[:9]))
     with pytest.raises(ValueError, match="needs 18 bytes; the file has 17"):
         cc.data.load_idx(_write(tmp_path, "short-gz", full[:-1], gz=True))
+
+
+def test_load_idx_truncated_or_corrupt_gzip(tmp_path):
+    """An interrupted download of a .gz file gives a ValueError naming the file."""
+    raw = gzip.compress(_idx_bytes(0x08, (100,), bytes(100)))
+    path = _write(tmp_path, "cut.gz", raw[:-10])
+    with pytest.raises(ValueError, match=r"cut\.gz: corrupt or truncated gzip file"):
+        cc.data.load_idx(path)
+    path = _write(tmp_path, "garbage.gz", b"\x1f\x8b" + b"not deflate data at all")
+    with pytest.raises(ValueError, match=r"garbage\.gz: corrupt or truncated gzip file"):
+        cc.data.load_idx(path)
