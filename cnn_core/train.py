@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
+    for value, label, minimum in ((epochs, "epochs", 0), (batch_size, "batch_size", 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{label} must be an int >= {minimum}; got {value!r}")
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}")
     out = sys.stdout if out is None else out
