@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations as act
-from ._validate import as_float_array, check_ndim
+from ._validate import as_float_array, as_pair, check_ndim
 from .conv import conv2d, conv2d_backward
 from .init import he_normal, xavier_uniform
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
@@ -232,7 +232,8 @@ class Subsample2D(Layer):
     def __init__(self, channels: int, n: int = 2, *, beta: float | None = None):
         super().__init__()
         self.n = n
-        self._add_param("beta", np.full(channels, 1.0 / (n * n) if beta is None else beta))
+        nh, nw = as_pair(n, "n")                    # n may be an int or a pair (nh, nw)
+        self._add_param("beta", np.full(channels, 1.0 / (nh * nw) if beta is None else beta))
         self._add_param("b", np.zeros(channels))
         self.d = None
 

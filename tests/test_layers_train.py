@@ -95,6 +95,9 @@ def test_conv2d_layer_matches_function_and_defaults():
 def test_subsample2d_default_beta_is_average_pooling():
     x = randn(np.random.default_rng(3), 2, 3, 4, 6)
     np.testing.assert_allclose(cc.Subsample2D(3, 2).forward(x), cc.avg_pool2d(x, 2), rtol=1e-12)
+    np.testing.assert_allclose(cc.Subsample2D(3, (2, 3)).forward(x), cc.avg_pool2d(x, (2, 3)), rtol=1e-12)
+    with pytest.raises(ValueError, match="n must be >= 1 in both directions; got 0"):
+        cc.Subsample2D(3, 0)
 
 
 def test_flatten_order_is_channel_row_column():
