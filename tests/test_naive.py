@@ -81,8 +81,6 @@ def test_conv2d_naive_matches_scipy_correlate():
 @pytest.mark.parametrize("stride,padding,dilation", [
     pytest.param(1, 0, 1, id="plain"),
     pytest.param(2, 1, 1, id="stride2-pad1"),
-    pytest.param((1, 2), "same", 1, id="same-needs-stride1", marks=pytest.mark.xfail(
-        raises=ValueError, strict=True, reason="'same' with stride > 1 is rejected")),
     pytest.param(1, "same", 2, id="same-dilated"),
     pytest.param(1, (2, 0), (1, 2), id="pad-pair-dilation-pair"),
 ])
@@ -96,6 +94,14 @@ def test_conv2d_backward_naive_vs_numerical(stride, padding, dilation):
     assert_grad(dx, cc.numerical_gradient(lambda v: naive.conv2d_naive(v, w, b, **kw), x, dout), "dx")
     assert_grad(dw, cc.numerical_gradient(lambda v: naive.conv2d_naive(x, v, b, **kw), w, dout), "dw")
     assert_grad(db, cc.numerical_gradient(lambda v: naive.conv2d_naive(x, w, v, **kw), b, dout), "db")
+
+
+def test_naive_same_padding_needs_stride_1():
+    x, w = np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1; got stride=\(1, 2\)"):
+        naive.conv2d_naive(x, w, stride=(1, 2), padding="same")
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        naive.conv2d_backward_naive(np.zeros((1, 1, 4, 2)), x, w, stride=(1, 2), padding="same")
 
 
 def test_conv2d_backward_naive_hand():
