@@ -121,10 +121,12 @@ def entropy_penalty(c, lam: float):
         :math:`H_j = -\sum_i \alpha_{ij}\log\alpha_{ij}` (between 0 for a one-hot column and
         :math:`\log C_{in}` for a uniform one)
     grad : array (C_in, C_out),
+        :math:`\partial\Omega/\partial c_{ij} = -\lambda\,\alpha_{ij}\big(\log\alpha_{ij} + H_j\big)`
 
-        .. math:: \frac{\partial\Omega}{\partial c_{ij}} = -\lambda\,\alpha_{ij}\big(\log\alpha_{ij} + H_j\big)
-
-    (the softmax Jacobian applied to :math:`\partial\Omega/\partial\alpha_{ij} = -\lambda(\log\alpha_{ij} + 1)`).
+    Notes
+    -----
+    The gradient is the softmax Jacobian applied to
+    :math:`\partial\Omega/\partial\alpha_{ij} = -\lambda(\log\alpha_{ij} + 1)`.
     :math:`\log\alpha` comes from :func:`cnn_core.log_softmax`, so it stays finite where
     :math:`\alpha` underflows to 0.
     """
@@ -148,6 +150,8 @@ def l1_penalty_on_relu_weights(c, lam: float):
     value : float, :math:`\Omega = \lambda\sum_{ij}|\alpha_{ij}| = \lambda\sum_{ij}\operatorname{relu}(c_{ij})`
     grad : array (C_in, C_out), :math:`\lambda\,[c_{ij} > 0]` (0 is used at the kink)
 
+    Notes
+    -----
     Unlike the notes' penalty this is not constant: without the normalisation the total weight can
     shrink, and a constant pull :math:`\lambda` moves each :math:`c_{ij}` down until the data's
     gradient balances it or it crosses 0, where :math:`\alpha_{ij}` is exactly zero and stays there

@@ -246,6 +246,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     -------
     y : array (N, F, H', W'), with :math:`H' = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1`
 
+    Notes
+    -----
     .. math:: y_{n,f,i,j} = b_f + \sum_{c=0}^{C-1}\sum_{a=0}^{k_h-1}\sum_{b=0}^{k_w-1}
               x^{\text{pad}}_{n,c,\,s_h i + d_h a,\,s_w j + d_w b}\; w_{f,c,a,b}
 
@@ -352,6 +354,8 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dil
     y : array (N, C_out, H_out, W_out) with
         :math:`H_{out} = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`
 
+    Notes
+    -----
     For every ``x`` and ``z`` of matching shapes,
     :math:`\langle \text{conv2d}(z, w), x\rangle = \langle z, \text{conv\_transpose2d}(x, w)\rangle`.
     """

@@ -164,6 +164,8 @@ def test_api_reference_renders_math_from_docstrings(site):
     text = (site / "book" / "api.html").read_text(encoding="utf-8")
     assert text.count('class="math') >= 20, "docstrings' :math: roles were not rendered as math"
     assert "System Message" not in text and "problematic" not in text
+    # A directive swallowed by a numpydoc section (napoleon) shows up as literal text.
+    assert ".. math::" not in text, "a '.. math::' block in a docstring was rendered as text"
 
 
 def test_bibliography_and_glossary_pages(site):
