@@ -22,6 +22,7 @@ multiplying the inserted zeros. :func:`.conv_transpose2d` is the same operation.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -123,17 +124,37 @@ def _chunks(n: int, cols_bytes_per_image: int, io_bytes: int):
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+_scratch = threading.local()
+
+
+def _scratch_array(name: str, shape, dtype) -> np.ndarray:
+    """A work array from a per-thread cache that grows but is never shrunk. Reusing it saves the
+    page faults of a fresh multi-megabyte allocation on every call (a measurable share of the
+    time here). Internal only: such an array must never be returned to the caller."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buf = getattr(_scratch, name, None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
+        setattr(_scratch, name, buf)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _cols(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
     """Columns ``(C*kh*kw, n*H'*W')`` of a padded (chunk of a) batch ``xp`` (n, C, Hp, Wp):
     row ``c*kh*kw + a*kw + b``, column ``m*H'*W' + i*W' + j`` holds
-    ``xp[m, c, s_h i + d_h a, s_w j + d_w b]``. One strided view, one copy."""
+    ``xp[m, c, s_h i + d_h a, s_w j + d_w b]``. One strided view, one copy (into ``out`` if given)."""
     n, c = xp.shape[:2]
     s0, s1, s2, s3 = xp.strides
     (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
     ho, wo = g.out_hw
     view = as_strided(xp, shape=(c, kh, kw, n, ho, wo),
                       strides=(s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw), writeable=False)
-    return view.reshape(c * kh * kw, n * ho * wo)
+    if out is None:
+        return view.reshape(c * kh * kw, n * ho * wo)
+    out = out.reshape(view.shape)
+    np.copyto(out, view)
+    return out.reshape(c * kh * kw, n * ho * wo)
 
 
 def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
@@ -144,13 +165,18 @@ def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.nda
     ho, wo = g.out_hw
     k = c * g.kernel[0] * g.kernel[1]
     w2 = w.reshape(f, k)
-    y = np.empty((n, f, ho, wo), dtype=np.result_type(xp, w))
+    dtype = np.result_type(xp, w)
+    y = np.empty((n, f, ho, wo), dtype=dtype)
+    rows_outer = _ROWS_OUTER[dtype.char]
     for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize, xp.nbytes + y.nbytes):
-        cols = _cols(xp[n0:n1], g)
-        if _ROWS_OUTER[y.dtype.char]:     # (m, K) @ (K, F): the faster orientation in float32
-            yc = (cols.T @ w2.T).reshape(n1 - n0, ho, wo, f).transpose(0, 3, 1, 2)
+        m = (n1 - n0) * ho * wo
+        cols = _cols(xp[n0:n1], g, _scratch_array("cols", (k, m), xp.dtype))
+        if rows_outer:                    # (m, K) @ (K, F): the faster orientation in float32
+            yc = np.matmul(cols.T, w2.T, out=_scratch_array("prod", (m, f), dtype))
+            yc = yc.reshape(n1 - n0, ho, wo, f).transpose(0, 3, 1, 2)
         else:
-            yc = (w2 @ cols).reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+            yc = np.matmul(w2, cols, out=_scratch_array("prod", (f, m), dtype))
+            yc = yc.reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
         if b is None:
             y[n0:n1] = yc
         else:
@@ -160,11 +186,12 @@ def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.nda
 
 def _col2im_chunk(dcols: np.ndarray, n: int, c: int, g: ConvGeometry) -> np.ndarray:
     """Adjoint of :func:`_cols`: add the columns ``(C*kh*kw, n*H'*W')`` back into a padded
-    ``(C, n, Hp, Wp)`` array, one strided slice per kernel offset (overlaps add up)."""
+    ``(C, n, Hp, Wp)`` (scratch) array, one strided slice per kernel offset (overlaps add up)."""
     (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
     ho, wo = g.out_hw
     d6 = dcols.reshape(c, kh, kw, n, ho, wo)
-    out = np.zeros((c, n, *g.padded_hw), dtype=dcols.dtype)
+    out = _scratch_array("dxp", (c, n, *g.padded_hw), dcols.dtype)
+    out.fill(0)
     for a in range(kh):
         rows = slice(a * dh, a * dh + sh * (ho - 1) + 1, sh)
         for b in range(kw):
@@ -179,6 +206,14 @@ def _crop_to_nchw(dxp_c: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     out[...] = dxp_c[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
 
 
+def _merged_delta(dout: np.ndarray) -> np.ndarray:
+    """δ of a chunk (n, F, H', W') in the merged layout (F, n*H'*W'), copied into scratch."""
+    n, f, ho, wo = dout.shape
+    d2 = _scratch_array("delta", (f, n, ho, wo), dout.dtype)
+    np.copyto(d2, dout.transpose(1, 0, 2, 3))
+    return d2.reshape(f, n * ho * wo)
+
+
 def _conv_backward(dout, xp, w, g, *, need_dx=True):
     """``(dx, dw, db)`` of a convolution from its padded input ``xp``, per chunk of the batch:
     ``dW += δ (F, m) @ colsᵀ``, ``dx = col2im(Wᵀ (K, F) @ δ)``; ``δ`` in the merged layout."""
@@ -190,18 +225,14 @@ def _conv_backward(dout, xp, w, g, *, need_dx=True):
     dw2 = np.zeros((k, f) if rows_outer else (f, k), dtype=dout.dtype)
     dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
     for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize, xp.nbytes + dout.nbytes):
-        d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)       # (F, m), a copy
-        cols = _cols(xp[n0:n1], g)
+        d2 = _merged_delta(dout[n0:n1])                                # (F, m)
+        cols = _cols(xp[n0:n1], g, _scratch_array("cols", (k, d2.shape[1]), xp.dtype))
         if rows_outer:
             dw2 += cols @ d2.T                                      # (K, F) = dWᵀ
         else:
             dw2 += d2 @ cols.T                                      # (F, K)
-        if need_dx:
-            if cols.flags.writeable and not np.may_share_memory(cols, xp):   # our own copy:
-                # its memory is free after dW, so the columns' gradient reuses it
-                dcols = np.matmul(w2.T, d2, out=cols)
-            else:                                     # a view of xp (one image, 1×1 kernel)
-                dcols = w2.T @ d2
+        if need_dx:   # the columns are not needed any more: their gradient reuses the memory
+            dcols = np.matmul(w2.T, d2, out=cols)
             _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
     db = dout.sum(axis=(0, 2, 3))
     if rows_outer:
@@ -279,8 +310,9 @@ def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     dx = np.empty((n, c, *g.in_hw), dtype=np.result_type(dout, w))
     for n0, n1 in _chunks(n, k * dout.shape[2] * dout.shape[3] * dout.itemsize,
                           dout.nbytes + dx.nbytes):
-        d2 = dout[n0:n1].transpose(1, 0, 2, 3).reshape(f, -1)
-        _crop_to_nchw(_col2im_chunk(w2t @ d2, n1 - n0, c, g), g, dx[n0:n1])
+        d2 = _merged_delta(dout[n0:n1])
+        dcols = np.matmul(w2t, d2, out=_scratch_array("cols", (k, d2.shape[1]), dx.dtype))
+        _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
     return dx
 
 
