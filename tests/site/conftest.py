@@ -77,7 +77,7 @@ def browser():
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     """The source of axe-core's axe.min.js, installed with npm into a cache directory on first use."""
-    target = CACHE / "axe-core"
+    target = CACHE / f"axe-core-{AXE_VERSION}"
     script = target / "node_modules" / "axe-core" / "axe.min.js"
     if not script.is_file():
         npm = shutil.which("npm")

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("SITE_HTML_DIR", ROOT / "_build" / "html"))
 SCREENSHOTS = Path(os.environ.get("SITE_SCREENSHOTS_DIR", ROOT / "_build" / "screenshots"))
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnn-math-verified"
-AXE_VERSION = "4"  # npm range; installed into CACHE at test time, never committed
+AXE_VERSION = "4.14.1"  # npm axe-core, installed into CACHE at test time, never committed
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
