@@ -157,6 +157,59 @@ def _cols(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.
     return out.reshape(c * kh * kw, n * ho * wo)
 
 
+# Stride 1 has a faster "wide" im2col: with the padded image flattened row by row, the receptive
+# field offsets (a, b) of all output positions (i, j) are the *contiguous* run
+# ``flat[a*d_h*Wp + b*d_w + i*Wp + j]`` if j runs over the full padded width Wp instead of W'.
+# The copy (and col2im) then moves long contiguous runs instead of W'-element pieces; the price is
+# Wp - W' extra columns per row, whose results are dropped (forward) or which carry zero gradient
+# (backward), so nothing changes in the numbers. One zero row below the image keeps the last runs
+# inside the array. Used when the extra columns cost little (Wp/W' <= _WIDE_MAX_RATIO).
+_WIDE_MAX_RATIO = 1.5
+
+
+def _use_wide(g: ConvGeometry) -> bool:
+    return g.stride == (1, 1) and g.padded_hw[1] <= _WIDE_MAX_RATIO * g.out_hw[1]
+
+
+def _extra_row(xp: np.ndarray) -> np.ndarray:
+    """``xp`` (n, C, Hp, Wp) copied into scratch with one zero row appended: (n, C, Hp+1, Wp)."""
+    n, c, hp, wp = xp.shape
+    out = _scratch_array("xpe", (n, c, hp + 1, wp), xp.dtype)
+    out[:, :, :hp] = xp
+    out[:, :, hp] = 0
+    return out
+
+
+def _cols_wide(xpe: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
+    """Wide columns ``(C*kh*kw, n*H'*Wp)`` of ``xpe`` (n, C, Hp+1, Wp): row ``(c, a, b)``, column
+    ``(m, i, j)`` with ``0 <= j < Wp`` holds ``flat[m, c, (i + d_h a) Wp + j + d_w b]``."""
+    n, c, hpe, wp = xpe.shape
+    (kh, kw), (dh, dw) = g.kernel, g.dilation
+    ho = g.out_hw[0]
+    s0, s1, _, s3 = xpe.strides
+    view = as_strided(xpe, shape=(c, kh, kw, n, ho * wp),
+                      strides=(s1, dh * wp * s3, dw * s3, s0, s3), writeable=False)
+    out = out.reshape(view.shape)
+    np.copyto(out, view)
+    return out.reshape(c * kh * kw, n * ho * wp)
+
+
+def _col2im_wide(dcols: np.ndarray, n: int, c: int, g: ConvGeometry) -> np.ndarray:
+    """Adjoint of :func:`_cols_wide`: a padded ``(C, n, Hp, Wp)`` view of scratch memory."""
+    (kh, kw), (dh, dw) = g.kernel, g.dilation
+    hp, wp = g.padded_hw
+    ho = g.out_hw[0]
+    run = ho * wp
+    d5 = dcols.reshape(c, kh, kw, n, run)
+    out = _scratch_array("dxp", (c, n, (hp + 1) * wp), dcols.dtype)
+    out.fill(0)
+    for a in range(kh):
+        for b in range(kw):
+            start = a * dh * wp + b * dw
+            out[:, :, start:start + run] += d5[:, a, b]
+    return out.reshape(c, n, hp + 1, wp)[:, :, :hp]
+
+
 def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
     """Cross-correlate an already padded input with ``w`` (plus ``b``): per chunk of the batch one
     im2col copy and one matrix product ``W (F, K) @ cols (K, n*H'*W')``."""
@@ -168,15 +221,20 @@ def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.nda
     dtype = np.result_type(xp, w)
     y = np.empty((n, f, ho, wo), dtype=dtype)
     rows_outer = _ROWS_OUTER[dtype.char]
-    for n0, n1 in _chunks(n, k * ho * wo * xp.itemsize, xp.nbytes + y.nbytes):
-        m = (n1 - n0) * ho * wo
-        cols = _cols(xp[n0:n1], g, _scratch_array("cols", (k, m), xp.dtype))
+    wide = _use_wide(g)
+    if wide:
+        xp = _extra_row(xp)
+    width = xp.shape[3] if wide else wo           # columns per output row
+    for n0, n1 in _chunks(n, k * ho * width * xp.itemsize, xp.nbytes + y.nbytes):
+        m = (n1 - n0) * ho * width
+        buf = _scratch_array("cols", (k, m), xp.dtype)
+        cols = _cols_wide(xp[n0:n1], g, buf) if wide else _cols(xp[n0:n1], g, buf)
         if rows_outer:                    # (m, K) @ (K, F): the faster orientation in float32
             yc = np.matmul(cols.T, w2.T, out=_scratch_array("prod", (m, f), dtype))
-            yc = yc.reshape(n1 - n0, ho, wo, f).transpose(0, 3, 1, 2)
+            yc = yc.reshape(n1 - n0, ho, width, f)[:, :, :wo].transpose(0, 3, 1, 2)
         else:
             yc = np.matmul(w2, cols, out=_scratch_array("prod", (f, m), dtype))
-            yc = yc.reshape(f, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+            yc = yc.reshape(f, n1 - n0, ho, width)[..., :wo].transpose(1, 0, 2, 3)
         if b is None:
             y[n0:n1] = yc
         else:
@@ -206,12 +264,15 @@ def _crop_to_nchw(dxp_c: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     out[...] = dxp_c[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
 
 
-def _merged_delta(dout: np.ndarray) -> np.ndarray:
-    """δ of a chunk (n, F, H', W') in the merged layout (F, n*H'*W'), copied into scratch."""
+def _merged_delta(dout: np.ndarray, width: int | None = None) -> np.ndarray:
+    """δ of a chunk (n, F, H', W') in the merged layout (F, n*H'*width), copied into scratch;
+    the ``width - W'`` extra columns of the wide layout are zero."""
     n, f, ho, wo = dout.shape
-    d2 = _scratch_array("delta", (f, n, ho, wo), dout.dtype)
-    np.copyto(d2, dout.transpose(1, 0, 2, 3))
-    return d2.reshape(f, n * ho * wo)
+    width = wo if width is None else width
+    d2 = _scratch_array("delta", (f, n, ho, width), dout.dtype)
+    np.copyto(d2[..., :wo], dout.transpose(1, 0, 2, 3))
+    d2[..., wo:] = 0
+    return d2.reshape(f, n * ho * width)
 
 
 def _conv_backward(dout, xp, w, g, *, need_dx=True):
@@ -224,16 +285,22 @@ def _conv_backward(dout, xp, w, g, *, need_dx=True):
     rows_outer = _ROWS_OUTER[dout.dtype.char]
     dw2 = np.zeros((k, f) if rows_outer else (f, k), dtype=dout.dtype)
     dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
-    for n0, n1 in _chunks(n, k * ho * wo * dout.itemsize, xp.nbytes + dout.nbytes):
-        d2 = _merged_delta(dout[n0:n1])                                # (F, m)
-        cols = _cols(xp[n0:n1], g, _scratch_array("cols", (k, d2.shape[1]), xp.dtype))
+    wide = _use_wide(g)
+    if wide:
+        xp = _extra_row(xp)
+    width = xp.shape[3] if wide else wo
+    for n0, n1 in _chunks(n, k * ho * width * dout.itemsize, xp.nbytes + dout.nbytes):
+        d2 = _merged_delta(dout[n0:n1], width)                         # (F, m)
+        buf = _scratch_array("cols", (k, d2.shape[1]), xp.dtype)
+        cols = _cols_wide(xp[n0:n1], g, buf) if wide else _cols(xp[n0:n1], g, buf)
         if rows_outer:
             dw2 += cols @ d2.T                                      # (K, F) = dWᵀ
         else:
             dw2 += d2 @ cols.T                                      # (F, K)
         if need_dx:   # the columns are not needed any more: their gradient reuses the memory
             dcols = np.matmul(w2.T, d2, out=cols)
-            _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
+            col2im = _col2im_wide if wide else _col2im_chunk
+            _crop_to_nchw(col2im(dcols, n1 - n0, c, g), g, dx[n0:n1])
     db = dout.sum(axis=(0, 2, 3))
     if rows_outer:
         dw2 = np.ascontiguousarray(dw2.T)
