@@ -155,7 +155,9 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
     dxp = _grad_buffer(x, g)
     overlapping = _overlapping(g)
     y = _window_max(xp, g)
-    if np.isnan(y).any() or not np.isfinite(dout).all():
+    # One summation pass each instead of an element-wise test: a finite sum proves that y has no
+    # NaN and dout no NaN/inf (a non-finite sum merely sends us to the exact, slower route).
+    if not (np.isfinite(np.add.reduce(y, axis=None)) and np.isfinite(np.add.reduce(dout, axis=None))):
         # NaN/inf: route by the explicit argmax so that unchosen elements get exactly 0
         arg = _window_argmax(xp, g)
         kw = g.kernel[1]
@@ -168,16 +170,23 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
         return _unpad(dxp, g)
     # Fast path: visit the offsets in row-major order; the first element equal to its window's
     # maximum takes the window's gradient, which is then removed from `rest` (ties: first wins).
-    rest = dout.copy()
+    # The masks are booleans (one byte per window), far cheaper than updating a float remainder.
+    taken = hit = None
     offsets = list(_slices(g))
     for number, (_, _, idx) in enumerate(offsets):
-        hit = np.equal(xp[idx], y)
+        if taken is None:
+            taken = np.equal(xp[idx], y)
+            hit = taken.copy() if len(offsets) > 1 else taken
+        else:
+            np.equal(xp[idx], y, out=hit)
+            np.greater(hit, taken, out=hit)            # hit and not already taken
+            if number < len(offsets) - 1:
+                np.logical_or(taken, hit, out=taken)
+        chosen = hit if number else taken
         if overlapping:
-            dxp[idx] += rest * hit
+            dxp[idx] += dout * chosen
         else:                              # each element belongs to one window: write, don't add
-            np.multiply(rest, hit, out=dxp[idx])
-        if number < len(offsets) - 1:
-            np.copyto(rest, 0, where=hit)
+            np.multiply(dout, chosen, out=dxp[idx])
     return _unpad(dxp, g)
 
 
