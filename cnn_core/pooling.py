@@ -75,9 +75,18 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
 
 def _window_max(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """Maximum of every window of the (−∞-padded) input: one ``np.maximum`` per offset."""
-    out = None
-    for _, _, idx in _slices(g):
-        out = xp[idx].copy() if out is None else np.maximum(out, xp[idx], out=out)
+    return _reduce_slices(np.maximum, xp, g)
+
+
+def _reduce_slices(op, xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """``op`` folded over the window offsets' strided slices, in row-major order of the offsets;
+    the first ``op`` allocates the result (no separate copy pass)."""
+    slices = [xp[idx] for _, _, idx in _slices(g)]
+    if len(slices) == 1:
+        return slices[0].copy()
+    out = op(slices[0], slices[1])
+    for v in slices[2:]:
+        op(out, v, out=out)
     return out
 
 
@@ -191,10 +200,7 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
 
 
 def _window_sum(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    out = None
-    for _, _, idx in _slices(g):
-        out = xp[idx].copy() if out is None else np.add(out, xp[idx], out=out)
-    return out
+    return _reduce_slices(np.add, xp, g)
 
 
 def avg_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
