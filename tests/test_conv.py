@@ -218,3 +218,17 @@ def test_batch_large_enough_to_be_processed_in_chunks():
     assert_allclose(db, ndb, name="db")
     yt = cc.conv_transpose2d(dout, w, padding=1)        # = dx, computed by the transpose path
     assert_allclose(yt, ndx, name="conv_transpose2d")
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
+def test_fast_input_gradient_equals_full_convolution_with_rotated_kernel(xs, ws, stride, padding,
+                                                                         dilation):
+    """conv2d_backward's dx is documented as the full convolution of the zero-stuffed upstream
+    gradient with the 180°-rotated kernel (the book's derivation); the fast path computes it as
+    col2im(Wᵀ δ). Both must agree on every geometry."""
+    from cnn_core.conv import _geometry, _input_gradient, _input_gradient_full
+
+    x, w, _, rng = _conv_inputs(7, xs, ws)
+    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    dout = rng.standard_normal((x.shape[0], w.shape[0], *g.out_hw))
+    assert_allclose(_input_gradient(dout, w, g), _input_gradient_full(dout, w, g))
