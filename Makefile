@@ -37,7 +37,7 @@ notebooks: $(STAMP)
 # warnings-as-errors build renders those stored outputs instead of executing everything again.
 build-check: $(STAMP)
 	@mkdir -p _build
-	$(BIN)/python tools/config_variant.py execute.execute_notebooks=off > _build/_config.noexec.yml
+	$(BIN)/python tools/config_variant.py --out _build/_config.noexec.yml execute.execute_notebooks=off
 	$(BIN)/jupyter-book build . --config _build/_config.noexec.yml -W -n --keep-going
 
 # Checks of the built site in _build/html (written by build-check or book): internal links and
