@@ -105,10 +105,17 @@ def _mode_pads(mode, k):
     raise ValueError(f"mode must be 'valid', 'same' or 'full'; got {mode!r}")
 
 
+def _check_valid_fits(a, k, mode):
+    if mode == "valid" and (k.shape[0] > a.shape[0] or k.shape[1] > a.shape[1]):
+        raise ValueError(f"mode='valid' needs the kernel to fit inside the image; got "
+                         f"k.shape = {k.shape} and a.shape = {a.shape}")
+
+
 def correlate2d_naive(a, k, mode="valid"):
     r""":math:`(a\star k)_{ij} = \sum_{u,v} a^{\text{pad}}_{i+u,\,j+v} k_{u,v}`, by loops."""
     a = np.asarray(a, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
+    _check_valid_fits(a, k, mode)
     (pt, pb), (pl, pr) = _mode_pads(mode, k.shape[0]), _mode_pads(mode, k.shape[1])
     ap = np.pad(a, ((pt, pb), (pl, pr)))
     out = np.zeros((ap.shape[0] - k.shape[0] + 1, ap.shape[1] - k.shape[1] + 1))
@@ -126,6 +133,7 @@ def convolve2d_naive(a, k, mode="valid"):
     ("same" starts at ``(kh - 1) // 2``, as scipy and MATLAB do)."""
     a = np.asarray(a, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
+    _check_valid_fits(a, k, mode)
     (m, n), (p, q) = a.shape, k.shape
     full = np.zeros((m + p - 1, n + q - 1))
     for i in range(m + p - 1):

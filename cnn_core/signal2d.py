@@ -22,11 +22,16 @@ __all__ = ["correlate2d", "convolve2d", "rot180", "down", "up"]
 _MODES = ("valid", "same", "full")
 
 
-def _check_2d(a, k):
+def _check_2d(a, k, mode):
     a = as_float_array(a, "a")
     k = as_float_array(k, "k")
     check_ndim(a, 2, "a", "(H, W)")
     check_ndim(k, 2, "k", "(kh, kw)")
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+    if mode == "valid" and (k.shape[0] > a.shape[0] or k.shape[1] > a.shape[1]):
+        raise ValueError(f"mode='valid' needs the kernel to fit inside the image; got "
+                         f"k.shape = {k.shape} and a.shape = {a.shape}")
     return a, k
 
 
@@ -35,9 +40,7 @@ def correlate2d(a, k, mode: str = "valid") -> np.ndarray:
 
     :math:`(a \star k)_{ij} = \sum_{u,v} a_{i+u,\,j+v}\, k_{u,v}` (indices into the zero-padded image).
     """
-    a, k = _check_2d(a, k)
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+    a, k = _check_2d(a, k, mode)
     return conv2d(a[None, None], k[None, None], padding=mode)[0, 0]
 
 
@@ -51,9 +54,7 @@ def convolve2d(a, k, mode: str = "valid") -> np.ndarray:
     ``conv2`` do), whereas ``correlate2d(..., "same")`` starts at ``kh // 2``; for an even kernel the
     two "same" results are therefore shifted by one row/column against each other.
     """
-    a, k = _check_2d(a, k)
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+    a, k = _check_2d(a, k, mode)
     if mode != "same":
         return correlate2d(a, rot180(k), mode)
     full = correlate2d(a, rot180(k), "full")

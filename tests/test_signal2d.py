@@ -41,6 +41,16 @@ def test_kernel_larger_than_image_vs_scipy(mode):
     assert_allclose(cc.convolve2d(a, k, mode), signal.convolve2d(a, k, mode))
 
 
+@pytest.mark.parametrize("fn", [cc.correlate2d, cc.convolve2d,
+                                naive.correlate2d_naive, naive.convolve2d_naive])
+def test_valid_mode_kernel_larger_than_image_is_an_error(fn):
+    """scipy swaps the arguments in this case; an empty result would be a silent wrong answer."""
+    a, k = np.ones((3, 4)), np.ones((2, 5))
+    with pytest.raises(ValueError, match=r"kernel to fit inside the image; got k.shape = \(2, 5\) "
+                                         r"and a.shape = \(3, 4\)"):
+        fn(a, k, "valid")
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kshape", KSHAPES)
 def test_correlate_convolve_vs_naive(kshape, mode):
