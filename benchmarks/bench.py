@@ -6,10 +6,14 @@
 Method
 ------
 - Every timing is the **minimum** over ``--repeats`` runs (the median is printed as well); the
-  numpy and the PyTorch version of one case are run **interleaved** (numpy, torch, numpy, torch,
-  ...), so that load from other processes on a shared machine hits both alike.
+  numpy and the PyTorch version of one case are run **interleaved** in blocks (an untimed call
+  and 5 timed calls of numpy, the same of torch, numpy again, ...), so that load from other
+  processes on a shared machine hits both alike while each runs back to back as in training.
+  The untimed call matters: PyTorch's OpenMP threads spin for milliseconds after each call and
+  would otherwise slow the first numpy call after it (and numpy's thread pool with it).
 - PyTorch gets the same number of threads as numpy's BLAS (``torch.set_num_threads``); both are
-  reported. Element-wise numpy work is single-threaded.
+  reported. ``cnn_core`` splits each batch into one part per BLAS thread and runs the parts in a
+  thread pool (:mod:`cnn_core._parallel`), so both libraries use the same number of cores.
 - The naive loops (``cnn_core.naive``) are exactly linear in the batch size and (for the
   convolution) in the number of kernels; they are timed once on a subset of the batch (and on
   one kernel) and scaled up by ``N / N_subset`` (times ``F``).
@@ -68,17 +72,28 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Run every function once (warm-up), then ``repeats`` rounds of all of them in turn.
-    Returns ``{name: (min, median)}`` in seconds."""
-    for f in fns.values():
-        f()
+def interleaved(fns: dict, repeats: int, block: int = 5) -> dict:
+    """Time every function ``repeats`` times, in alternating blocks: one untimed call of the
+    first function, then ``block`` timed calls of it, then the same for the next function, and
+    round again until every function has ``repeats`` timings. Load from other processes hits all
+    functions alike, and each is timed in its steady state, back to back as in a training loop:
+    the untimed call absorbs what the previous library leaves behind (PyTorch's OpenMP threads
+    keep spinning on the cores for several milliseconds after a call, which slows whatever runs
+    next by up to 2x here). ``block=1`` runs one timed call per function per round and no
+    untimed ones (after one warm-up). Returns ``{name: (min, median)}`` in seconds."""
     times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t0 = time.perf_counter()
+    if block <= 1:
+        for f in fns.values():
             f()
-            times[k].append(time.perf_counter() - t0)
+    while any(len(v) < repeats for v in times.values()):
+        for k, f in fns.items():
+            todo = min(max(block, 1), repeats - len(times[k]))
+            if todo and block > 1:
+                f()
+            for _ in range(todo):
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
     return {k: (min(v), statistics.median(v)) for k, v in times.items()}
 
 
@@ -359,7 +374,7 @@ def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
     for name, f in fns.items():
         first[name] = f()
     print("mean loss of the first epoch: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
-    res = interleaved({"numpy float64": np_epoch, **fns}, repeats)
+    res = interleaved({"numpy float64": np_epoch, **fns}, repeats, block=1)
     tn = res["numpy float64"][0]
     for name, (tmin, tmed) in res.items():
         ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"

@@ -10,14 +10,16 @@ Conventions (the same as PyTorch, CS231n and every framework):
 - Output size per axis: :func:`cnn_core.conv_output_size`.
 
 Implementation: ``im2col`` gathers every receptive field into the columns of a matrix with one
-strided view and one copy, and one matrix product does the rest. Internally the columns of many
-images sit side by side, ``(C*kh*kw, n*H'*W')``, so that the product is one large GEMM rather
-than N skinny ones; the batch is processed in chunks that bound the buffer's memory.
+strided view and one copy, ``(n, C*kh*kw, H'*W')`` for a chunk of ``n`` images, and one stacked
+matrix product with the ``(F, C*kh*kw)`` kernel matrix writes the ``(n, F, H'*W')`` output. The
+batch is split into one part per CPU core (:mod:`cnn_core._parallel`) and each part into chunks
+that bound the buffers' memory.
 The gradient with respect to the input *is* the *full* convolution of the upstream gradient (zeros
 inserted between its elements when the stride is > 1) with the kernel rotated by 180°, as the
 book derives it (the private ``_input_gradient_full`` computes it literally that way); it is
 evaluated as ``col2im(Wᵀ δ)``, which adds exactly the same products into the same places without
-multiplying the inserted zeros. :func:`.conv_transpose2d` is the same operation.
+multiplying the inserted zeros; for stride 1 col2im is a single sum over shifted views
+(:func:`_col2im_shifted`). :func:`.conv_transpose2d` is the same operation.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import _parallel
 from ._validate import as_float_array, as_pair, check_ndim
 from .shapes import Pads, conv_output_size, conv_transpose_output_size, resolve_padding
 
@@ -98,30 +101,44 @@ def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return _windows(xp, g).reshape(n, c * kh * kw, g.out_hw[0] * g.out_hw[1])  # one copy
 
 
-# The fast path works in a "batch-merged" layout: the columns of all images of a chunk of the batch
-# side by side, ``(C*kh*kw, n*H'*W')``, so that each matrix product is one big GEMM instead of N
-# skinny ones. The batch is split into chunks whose column buffer stays within a budget: twice
-# the bytes of the input plus the output, clipped to [_MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES]. That
-# bounds the extra memory to a small multiple of what the layer's arrays occupy anyway, while the
-# products stay thousands of columns wide.
-_MIN_CHUNK_BYTES = 1 * 2**20
-# Which way round to multiply, per dtype: OpenBLAS (measured here, AVX-512) reaches ~80 GFLOP/s
-# per core for the float32 products as (m, K) @ (K, F) but ~55 as (F, K) @ (K, m); in float64 the
-# (F, K) @ (K, m) form was faster. The result is the same either way, only transposed.
-_ROWS_OUTER = {"f": True, "d": False}
-_MAX_CHUNK_BYTES = 8 * 2**20
+# The fast path keeps the batch axis outermost: the columns of image n are ``cols[n]`` of shape
+# ``(C*kh*kw, H'*W')`` and one stacked ``np.matmul`` multiplies every image's columns by the same
+# ``(F, C*kh*kw)`` kernel matrix, writing straight into the ``(N, F, H'*W')`` output: no transpose
+# pass, and no transposing copy of δ in the backward pass. (Merging the columns of all images into
+# one wide matrix gives one bigger product instead, but needs those transposing copies; measured
+# here on the benchmark's three layers, that was 1.0–1.7x slower for the same work.)
+# The batch is split into chunks whose buffers stay within a budget: twice the bytes of the
+# layer's arrays, clipped to [_MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES], shared among the workers.
+_MIN_CHUNK_BYTES = 2 * 2**20
+_MAX_CHUNK_BYTES = 16 * 2**20
 
 
-def _chunks(n: int, cols_bytes_per_image: int, io_bytes: int):
-    """Split ``range(n)`` into near-equal ``(start, stop)`` chunks whose column buffer fits the
-    budget ``clip(2 * io_bytes, _MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES)``."""
+def _chunks(n: int, bytes_per_image: int, io_bytes: int, parts: int = 1):
+    """Split ``range(n)`` into near-equal ``(start, stop)`` chunks whose buffers fit the budget
+    ``clip(2 * io_bytes, _MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES) / parts``."""
     if n == 0:
         return []
-    budget = min(max(2 * io_bytes, _MIN_CHUNK_BYTES), _MAX_CHUNK_BYTES)
-    per = max(1, budget // max(1, cols_bytes_per_image))
+    budget = min(max(2 * io_bytes, _MIN_CHUNK_BYTES), _MAX_CHUNK_BYTES) // parts
+    per = max(1, budget // max(1, bytes_per_image))
     m = -(-n // per)                      # number of chunks
     size = -(-n // m)
     return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+# Work below this many multiply-adds per matrix product runs in the calling thread alone: the
+# threads would cost more than they save (the 8×8-digit layers of chapter 7 are below).
+_PARALLEL_MIN_MACS = 2_000_000
+
+
+def _plan(n: int, macs: int, bytes_per_image: int, io_bytes: int) -> list[list[tuple]]:
+    """The batch ``range(n)`` as one list of chunks per worker (see :mod:`cnn_core._parallel`):
+    contiguous near-equal parts, each chunked so that all workers together stay in the budget."""
+    parts = min(_parallel.workers(), n) if macs >= _PARALLEL_MIN_MACS else 1
+    if parts <= 1:
+        return [_chunks(n, bytes_per_image, io_bytes)]
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [[(p0 + a, p0 + b) for a, b in _chunks(p1 - p0, bytes_per_image, io_bytes, parts)]
+            for p0, p1 in zip(bounds, bounds[1:])]
 
 
 _scratch = threading.local()
@@ -140,171 +157,170 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def _cols(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
-    """Columns ``(C*kh*kw, n*H'*W')`` of a padded (chunk of a) batch ``xp`` (n, C, Hp, Wp):
-    row ``c*kh*kw + a*kw + b``, column ``m*H'*W' + i*W' + j`` holds
-    ``xp[m, c, s_h i + d_h a, s_w j + d_w b]``. One strided view, one copy (into ``out`` if given)."""
-    n, c = xp.shape[:2]
-    s0, s1, s2, s3 = xp.strides
-    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
-    ho, wo = g.out_hw
-    view = as_strided(xp, shape=(c, kh, kw, n, ho, wo),
-                      strides=(s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw), writeable=False)
-    if out is None:
-        return view.reshape(c * kh * kw, n * ho * wo)
-    out = out.reshape(view.shape)
-    np.copyto(out, view)
-    return out.reshape(c * kh * kw, n * ho * wo)
+_FRAMED_PER_THREAD = 8
 
 
-# Stride 1 has a faster "wide" im2col: with the padded image flattened row by row, the receptive
-# field offsets (a, b) of all output positions (i, j) are the *contiguous* run
-# ``flat[a*d_h*Wp + b*d_w + i*Wp + j]`` if j runs over the full padded width Wp instead of W'.
-# The copy (and col2im) then moves long contiguous runs instead of W'-element pieces; the price is
-# Wp - W' extra columns per row, whose results are dropped (forward) or which carry zero gradient
-# (backward), so nothing changes in the numbers. One zero row below the image keeps the last runs
-# inside the array. Used when the extra columns cost little (Wp/W' <= _WIDE_MAX_RATIO).
-_WIDE_MAX_RATIO = 1.5
+def _framed_array(name: str, shape, dtype, interior: tuple) -> np.ndarray:
+    """A per-thread work array that is zero outside ``interior`` (a tuple of slices), kept between
+    calls for the same ``(name, shape, dtype, interior)``: callers only ever write the interior,
+    so the frame stays zero and need not be cleared again (one pass instead of five for a padded
+    copy). The last ``_FRAMED_PER_THREAD`` such arrays are kept. Internal only, like
+    :func:`_scratch_array`."""
+    cache = getattr(_scratch, "framed", None)
+    if cache is None:
+        cache = _scratch.framed = {}
+    key = (name, tuple(shape), np.dtype(dtype).str,
+           tuple((sl.start, sl.stop) for sl in interior))
+    buf = cache.pop(key, None)
+    if buf is None:
+        buf = np.zeros(shape, dtype=dtype)
+        while len(cache) >= _FRAMED_PER_THREAD:
+            cache.pop(next(iter(cache)))
+    cache[key] = buf                      # most recently used last
+    return buf
 
 
-def _use_wide(g: ConvGeometry) -> bool:
-    return g.stride == (1, 1) and g.padded_hw[1] <= _WIDE_MAX_RATIO * g.out_hw[1]
-
-
-def _extra_row(xp: np.ndarray) -> np.ndarray:
-    """``xp`` (n, C, Hp, Wp) copied into scratch with one zero row appended: (n, C, Hp+1, Wp)."""
-    n, c, hp, wp = xp.shape
-    out = _scratch_array("xpe", (n, c, hp + 1, wp), xp.dtype)
-    out[:, :, :hp] = xp
-    out[:, :, hp] = 0
+def _padded_chunk(x: np.ndarray, n0: int, n1: int, g: ConvGeometry) -> np.ndarray:
+    """``x[n0:n1]`` (N, C, H, W) with its zero padding, in a work array (``x[n0:n1]`` itself when
+    there is no padding)."""
+    (pt, pb), (pl, pr) = g.pads
+    if pt == pb == pl == pr == 0:
+        return x[n0:n1]
+    h, wd = g.in_hw
+    inner = (slice(pt, pt + h), slice(pl, pl + wd))
+    out = _framed_array("xpad", (n1 - n0, x.shape[1], *g.padded_hw), x.dtype, inner)
+    out[:, :, inner[0], inner[1]] = x[n0:n1]
     return out
 
 
-def _cols_wide(xpe: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
-    """Wide columns ``(C*kh*kw, n*H'*Wp)`` of ``xpe`` (n, C, Hp+1, Wp): row ``(c, a, b)``, column
-    ``(m, i, j)`` with ``0 <= j < Wp`` holds ``flat[m, c, (i + d_h a) Wp + j + d_w b]``."""
-    n, c, hpe, wp = xpe.shape
-    (kh, kw), (dh, dw) = g.kernel, g.dilation
-    ho = g.out_hw[0]
-    s0, s1, _, s3 = xpe.strides
-    view = as_strided(xpe, shape=(c, kh, kw, n, ho * wp),
-                      strides=(s1, dh * wp * s3, dw * s3, s0, s3), writeable=False)
-    out = out.reshape(view.shape)
-    np.copyto(out, view)
-    return out.reshape(c * kh * kw, n * ho * wp)
-
-
-def _col2im_wide(dcols: np.ndarray, n: int, c: int, g: ConvGeometry) -> np.ndarray:
-    """Adjoint of :func:`_cols_wide`: a padded ``(C, n, Hp, Wp)`` view of scratch memory."""
-    (kh, kw), (dh, dw) = g.kernel, g.dilation
-    hp, wp = g.padded_hw
-    ho = g.out_hw[0]
-    run = ho * wp
-    d5 = dcols.reshape(c, kh, kw, n, run)
-    out = _scratch_array("dxp", (c, n, (hp + 1) * wp), dcols.dtype)
-    out.fill(0)
-    for a in range(kh):
-        for b in range(kw):
-            start = a * dh * wp + b * dw
-            out[:, :, start:start + run] += d5[:, a, b]
-    return out.reshape(c, n, hp + 1, wp)[:, :, :hp]
-
-
-def _correlate(xp: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
-    """Cross-correlate an already padded input with ``w`` (plus ``b``): per chunk of the batch one
-    im2col copy and one matrix product ``W (F, K) @ cols (K, n*H'*W')``."""
+def _cols(xp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
+    """Columns ``(n, C*kh*kw, H'*W')`` of a padded (chunk of a) batch ``xp`` (n, C, Hp, Wp), written
+    into ``out``: row ``c*kh*kw + a*kw + b``, column ``i*W' + j`` of image ``m`` holds
+    ``xp[m, c, s_h i + d_h a, s_w j + d_w b]``. One strided view, one copy."""
     n, c = xp.shape[:2]
+    (kh, kw), (ho, wo) = g.kernel, g.out_hw
+    np.copyto(out.reshape(n, c, kh, kw, ho, wo), _windows(xp, g))
+    return out.reshape(n, c * kh * kw, ho * wo)
+
+
+def _correlate(x: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
+    """Cross-correlate ``x`` (unpadded; ``g`` says how to pad) with ``w`` (plus ``b``): per chunk of
+    the batch one padded copy, one im2col copy and one stacked product ``W (F, K) @ cols (n, K, P)``
+    written into the output; the chunks are shared among the CPU cores."""
+    n, c = x.shape[:2]
     f = w.shape[0]
     ho, wo = g.out_hw
-    k = c * g.kernel[0] * g.kernel[1]
+    k, p = c * g.kernel[0] * g.kernel[1], ho * wo
     w2 = w.reshape(f, k)
-    dtype = np.result_type(xp, w)
-    y = np.empty((n, f, ho, wo), dtype=dtype)
-    rows_outer = _ROWS_OUTER[dtype.char]
-    wide = _use_wide(g)
-    if wide:
-        xp = _extra_row(xp)
-    width = xp.shape[3] if wide else wo           # columns per output row
-    for n0, n1 in _chunks(n, k * ho * width * xp.itemsize, xp.nbytes + y.nbytes):
-        m = (n1 - n0) * ho * width
-        buf = _scratch_array("cols", (k, m), xp.dtype)
-        cols = _cols_wide(xp[n0:n1], g, buf) if wide else _cols(xp[n0:n1], g, buf)
-        if rows_outer:                    # (m, K) @ (K, F): the faster orientation in float32
-            yc = np.matmul(cols.T, w2.T, out=_scratch_array("prod", (m, f), dtype))
-            yc = yc.reshape(n1 - n0, ho, width, f)[:, :, :wo].transpose(0, 3, 1, 2)
-        else:
-            yc = np.matmul(w2, cols, out=_scratch_array("prod", (f, m), dtype))
-            yc = yc.reshape(f, n1 - n0, ho, width)[..., :wo].transpose(1, 0, 2, 3)
-        if b is None:
-            y[n0:n1] = yc
-        else:
-            np.add(yc, b[:, None, None], out=y[n0:n1])
+    y = np.empty((n, f, ho, wo), dtype=np.result_type(x, w))
+
+    def part(chunks):
+        for n0, n1 in chunks:
+            cols = _cols(_padded_chunk(x, n0, n1, g), g,
+                         _scratch_array("cols", (n1 - n0, k, p), x.dtype))
+            yc = y[n0:n1].reshape(n1 - n0, f, p)
+            np.matmul(w2, cols, out=yc)
+            if b is not None:
+                yc += b[:, None]
+
+    _parallel.run(part, _plan(n, n * f * k * p, k * p * x.itemsize, x.nbytes + y.nbytes))
     return y
 
 
-def _col2im_chunk(dcols: np.ndarray, n: int, c: int, g: ConvGeometry) -> np.ndarray:
-    """Adjoint of :func:`_cols`: add the columns ``(C*kh*kw, n*H'*W')`` back into a padded
-    ``(C, n, Hp, Wp)`` (scratch) array, one strided slice per kernel offset (overlaps add up)."""
+def _col2im_slices(dcols: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """Adjoint of :func:`_cols`: add the columns ``(n, C*kh*kw, H'*W')`` back into a padded scratch
+    image, one strided slice per kernel offset (overlaps add up), and write it, the padding cut
+    off, into ``out`` (n, C, H, W)."""
+    n, c = out.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
     ho, wo = g.out_hw
-    d6 = dcols.reshape(c, kh, kw, n, ho, wo)
-    out = _scratch_array("dxp", (c, n, *g.padded_hw), dcols.dtype)
-    out.fill(0)
+    d6 = dcols.reshape(n, c, kh, kw, ho, wo)
+    xp = _scratch_array("dxp", (n, c, *g.padded_hw), dcols.dtype)
+    xp.fill(0)
     for a in range(kh):
         rows = slice(a * dh, a * dh + sh * (ho - 1) + 1, sh)
         for b in range(kw):
-            out[:, :, rows, b * dw:b * dw + sw * (wo - 1) + 1:sw] += d6[:, a, b]
-    return out
-
-
-def _crop_to_nchw(dxp_c: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
-    """Write a padded ``(C, n, Hp, Wp)`` gradient, padding cut off, into ``out`` (n, C, H, W)."""
+            xp[:, :, rows, b * dw:b * dw + sw * (wo - 1) + 1:sw] += d6[:, :, a, b]
     (pt, _), (pl, _) = g.pads
-    h, wd = g.in_hw
-    out[...] = dxp_c[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
+    out[...] = xp[:, :, pt:pt + g.in_hw[0], pl:pl + g.in_hw[1]]
 
 
-def _merged_delta(dout: np.ndarray, width: int | None = None) -> np.ndarray:
-    """δ of a chunk (n, F, H', W') in the merged layout (F, n*H'*width), copied into scratch;
-    the ``width - W'`` extra columns of the wide layout are zero."""
-    n, f, ho, wo = dout.shape
-    width = wo if width is None else width
-    d2 = _scratch_array("delta", (f, n, ho, width), dout.dtype)
-    np.copyto(d2[..., :wo], dout.transpose(1, 0, 2, 3))
-    d2[..., wo:] = 0
-    return d2.reshape(f, n * ho * width)
+def _col2im_shifted(dcols: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """col2im for stride 1 as *one* sum over the kernel offsets of shifted views (no Python loop),
+    written into ``out`` (n, C, H, W).
+
+    ``dcols`` ``(n, C*kh*kw, Hp*Wp)`` must be ``Wᵀ δ`` with δ laid out on the whole padded grid
+    (zero outside its ``H' × W'`` corner). The padded input gradient at flat position ``q`` of an
+    image is ``Σ_{a,b} dcols[(c,a,b), q - (d_h a Wp + d_w b)]``: a strided view whose (a, b)
+    strides are shortened by the shifts holds every term. Reads with ``q`` below the shift land in
+    the tail of the previous row of ``dcols``, which is zero because δ is (in its last
+    ``d_h(kh-1)`` rows and ``d_w(kw-1)`` columns), so they add nothing. The view starts at the
+    first unpadded pixel, so the padding is never computed."""
+    n, c = out.shape[:2]
+    (kh, kw), (dh, dw) = g.kernel, g.dilation
+    (pt, _), (pl, _) = g.pads
+    wp = g.padded_hw[1]
+    k, length = dcols.shape[1:]
+    it = dcols.itemsize
+    view = as_strided(dcols[:, :, pt * wp + pl:], shape=(n, c, kh, kw, *g.in_hw),
+                      strides=(k * length * it, kh * kw * length * it,
+                               (kw * length - dh * wp) * it, (length - dw) * it, wp * it, it),
+                      writeable=False)
+    np.add.reduce(view, axis=(2, 3), out=out)
 
 
-def _conv_backward(dout, xp, w, g, *, need_dx=True):
-    """``(dx, dw, db)`` of a convolution from its padded input ``xp``, per chunk of the batch:
-    ``dW += δ (F, m) @ colsᵀ``, ``dx = col2im(Wᵀ (K, F) @ δ)``; ``δ`` in the merged layout."""
+# For stride 1 the input gradient uses :func:`_col2im_shifted` (one call instead of kh*kw) when
+# the padded grid it works on is at most this many times larger than the output.
+_SHIFTED_MAX_RATIO = 2.0
+
+
+def _conv_backward(dout, x, w, g, *, need_dw=True):
+    """``(dx, dw, db)`` of a convolution of the unpadded input ``x`` (``dw`` and ``db`` are
+    ``None`` unless ``need_dw``), per chunk of the batch, the chunks shared among the CPU cores:
+    ``dW = Σ_n δ_n colsₙᵀ``, ``dx = col2im(Wᵀ δ)``, with ``δ_n`` of shape ``(F, H'*W')``."""
     n, f, ho, wo = dout.shape
     c = w.shape[1]
-    k = c * g.kernel[0] * g.kernel[1]
-    w2 = w.reshape(f, k)
-    rows_outer = _ROWS_OUTER[dout.dtype.char]
-    dw2 = np.zeros((k, f) if rows_outer else (f, k), dtype=dout.dtype)
-    dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype) if need_dx else None
-    wide = _use_wide(g)
-    if wide:
-        xp = _extra_row(xp)
-    width = xp.shape[3] if wide else wo
-    for n0, n1 in _chunks(n, k * ho * width * dout.itemsize, xp.nbytes + dout.nbytes):
-        d2 = _merged_delta(dout[n0:n1], width)                         # (F, m)
-        buf = _scratch_array("cols", (k, d2.shape[1]), xp.dtype)
-        cols = _cols_wide(xp[n0:n1], g, buf) if wide else _cols(xp[n0:n1], g, buf)
-        if rows_outer:
-            dw2 += cols @ d2.T                                      # (K, F) = dWᵀ
-        else:
-            dw2 += d2 @ cols.T                                      # (F, K)
-        if need_dx:   # the columns are not needed any more: their gradient reuses the memory
-            dcols = np.matmul(w2.T, d2, out=cols)
-            col2im = _col2im_wide if wide else _col2im_chunk
-            _crop_to_nchw(col2im(dcols, n1 - n0, c, g), g, dx[n0:n1])
-    db = dout.sum(axis=(0, 2, 3))
-    if rows_outer:
-        dw2 = np.ascontiguousarray(dw2.T)
-    return dx, dw2.reshape(w.shape), db
+    k, p = c * g.kernel[0] * g.kernel[1], ho * wo
+    w2t = w.reshape(f, k).T
+    dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype)
+    hp, wp = g.padded_hw
+    shifted = g.stride == (1, 1) and hp * wp <= _SHIFTED_MAX_RATIO * p
+    rows_dx = hp * wp if shifted else p
+
+    def part(chunks):
+        dw2t = np.zeros((k, f), dtype=dout.dtype) if need_dw else None
+        for n0, n1 in chunks:
+            m = n1 - n0
+            d3 = dout[n0:n1].reshape(m, f, p)
+            # one buffer for the columns and, once they are used, for their gradient
+            buf = _scratch_array("cols", (m * k * max(p, rows_dx),), dout.dtype)
+            if need_dw:
+                cols = _cols(_padded_chunk(x, n0, n1, g), g, buf[:m * k * p])
+                # (n, K, P) @ (n, P, F): this orientation was the faster one here
+                dw2t += np.matmul(cols, d3.transpose(0, 2, 1)).sum(axis=0)
+            dcols = buf[:m * k * rows_dx].reshape(m, k, rows_dx)
+            if shifted:
+                inner = (slice(0, ho), slice(0, wo))
+                dfull = _framed_array("dfull", (m, f, hp, wp), dout.dtype, inner)
+                dfull[:, :, :ho, :wo] = dout[n0:n1]
+                np.matmul(w2t, dfull.reshape(m, f, hp * wp), out=dcols)
+                _col2im_shifted(dcols, g, dx[n0:n1])
+            else:
+                np.matmul(w2t, d3, out=dcols)
+                _col2im_slices(dcols, g, dx[n0:n1])
+        if need_dw and chunks:
+            return dw2t, dout[chunks[0][0]:chunks[-1][1]].sum(axis=(0, 2, 3))
+        return None
+
+    plan = _plan(n, n * f * k * p, (k * max(p, rows_dx) + f * rows_dx) * dout.itemsize,
+                 dout.nbytes + dx.nbytes + (x.nbytes if need_dw else 0))
+    results = [r for r in _parallel.run(part, plan) if r is not None]
+    if not need_dw:
+        return dx, None, None
+    if not results:                      # an empty batch
+        return dx, np.zeros_like(w), np.zeros(f, dtype=dout.dtype)
+    dw = np.ascontiguousarray(sum(r[0] for r in results).T).reshape(w.shape)
+    return dx, dw, sum(r[1] for r in results)
 
 
 def _check_conv_inputs(x, w, b=None):
@@ -354,7 +370,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     x, w, b = _check_conv_inputs(x, w, b)
     g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation,
                   context=f"; x.shape = {x.shape}, w.shape = {w.shape}")
-    return _correlate(_pad(x, g.pads), w, g, b)
+    return _correlate(x, w, g, b)
 
 
 def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -370,17 +386,7 @@ def _input_gradient(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     place ``(s_h i + d_h a, s_w j + d_w b)`` as in the full convolution, the same sum term by term,
     but without multiplying the ``s² - 1`` stuffed zeros and without an im2col copy of δ.
     """
-    n, f = dout.shape[:2]
-    c = w.shape[1]
-    k = c * g.kernel[0] * g.kernel[1]
-    w2t = w.reshape(f, k).T
-    dx = np.empty((n, c, *g.in_hw), dtype=np.result_type(dout, w))
-    for n0, n1 in _chunks(n, k * dout.shape[2] * dout.shape[3] * dout.itemsize,
-                          dout.nbytes + dx.nbytes):
-        d2 = _merged_delta(dout[n0:n1])
-        dcols = np.matmul(w2t, d2, out=_scratch_array("cols", (k, d2.shape[1]), dx.dtype))
-        _crop_to_nchw(_col2im_chunk(dcols, n1 - n0, c, g), g, dx[n0:n1])
-    return dx
+    return _conv_backward(dout, None, w, g, need_dw=False)[0]
 
 
 def _input_gradient_full(dout: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -433,7 +439,7 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0, dilation=1):
     if dout.shape != expected:
         raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
     dout = dout.astype(x.dtype, copy=False)
-    return _conv_backward(dout, _pad(x, g.pads), w, g)
+    return _conv_backward(dout, x, w, g)
 
 
 def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1):

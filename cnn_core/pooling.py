@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from . import _parallel
 from ._validate import as_float_array, as_pair, check_ndim
 from .conv import ConvGeometry, _geometry, _pad
 
@@ -64,27 +65,46 @@ def _check_dout(dout, x, g, name="dout"):
     return dout.astype(x.dtype, copy=False)
 
 
+# Batches with at least this many input elements are split into one part per core and pooled in
+# parallel (see :mod:`cnn_core._parallel`); below it the threads cost more than they save.
+_PARALLEL_MIN_ELEMENTS = 131072
+
+
+def _by_batch(fn, x: np.ndarray) -> None:
+    """Run ``fn(n0, n1)`` over the batch of ``x``: in one call, or in one contiguous part per core
+    when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
+    n = x.shape[0]
+    parts = min(_parallel.workers(), n) if x.size >= _PARALLEL_MIN_ELEMENTS else 1
+    bounds = [n * i // parts for i in range(parts + 1)]
+    _parallel.run(lambda r: fn(*r), list(zip(bounds, bounds[1:])))
+
+
 def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     r"""Max pooling: :math:`y_{n,c,i,j} = \max_{0\le a<k_h,\,0\le b<k_w} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}`.
 
     ``x`` (N, C, H, W) → (N, C, H', W'). Padding pads with −∞, so it never wins.
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
-    return _window_max(_pad(x, g.pads, -np.inf), g)
+    y = np.empty((*x.shape[:2], *g.out_hw), dtype=x.dtype)
+    _by_batch(lambda n0, n1: _window_max(_pad(x[n0:n1], g.pads, -np.inf), g, out=y[n0:n1]), x)
+    return y
 
 
-def _window_max(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _window_max(xp: np.ndarray, g: ConvGeometry, out=None) -> np.ndarray:
     """Maximum of every window of the (−∞-padded) input: one ``np.maximum`` per offset."""
-    return _reduce_slices(np.maximum, xp, g)
+    return _reduce_slices(np.maximum, xp, g, out)
 
 
-def _reduce_slices(op, xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _reduce_slices(op, xp: np.ndarray, g: ConvGeometry, out=None) -> np.ndarray:
     """``op`` folded over the window offsets' strided slices, in row-major order of the offsets;
-    the first ``op`` allocates the result (no separate copy pass)."""
+    the first ``op`` writes the result (no separate copy pass), into ``out`` if given."""
     slices = [xp[idx] for _, _, idx in _slices(g)]
     if len(slices) == 1:
-        return slices[0].copy()
-    out = op(slices[0], slices[1])
+        if out is None:
+            return slices[0].copy()
+        out[...] = slices[0]
+        return out
+    out = op(slices[0], slices[1], out=out)
     for v in slices[2:]:
         op(out, v, out=out)
     return out
@@ -128,6 +148,23 @@ def _grad_buffer(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return np.zeros((*x.shape[:2], hp, wp), dtype=x.dtype)
 
 
+def _grad_target(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Where a backward pass scatters the gradient of ``out`` (n, C, H, W): ``out`` itself when
+    there is no padding (zeroed first if the windows do not tile it exactly), else a padded buffer
+    (:func:`_grad_buffer`) that :func:`_store` crops into ``out``."""
+    if g.padded_hw != g.in_hw:
+        return _grad_buffer(out, g)
+    (kh, kw), (sh, sw), (ho, wo) = g.kernel, g.stride, g.out_hw
+    if not ((sh, sw) == (kh, kw) and (ho * kh, wo * kw) == g.in_hw):
+        out.fill(0)
+    return out
+
+
+def _store(dxp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    if dxp is not out:
+        out[...] = _unpad(dxp, g)
+
+
 def max_pool2d_argmax(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     """Which element of each window is its maximum, as the flat offset ``a*kw + b`` inside the window.
 
@@ -160,8 +197,16 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, g)
+    dx = np.empty_like(x)
+
+    _by_batch(lambda n0, n1: _max_pool_backward(dout[n0:n1], x[n0:n1], g, dx[n0:n1]), x)
+    return dx
+
+
+def _max_pool_backward(dout: np.ndarray, x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """:func:`max_pool2d_backward` of a (part of a) batch into ``out``, arguments already checked."""
     xp = _pad(x, g.pads, -np.inf)
-    dxp = _grad_buffer(x, g)
+    dxp = _grad_target(out, g)
     overlapping = _overlapping(g)
     y = _window_max(xp, g)
     # One summation pass each instead of an element-wise test: a finite sum proves that y has no
@@ -176,7 +221,8 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
                 dxp[idx] += chosen
             else:
                 dxp[idx] = chosen
-        return _unpad(dxp, g)
+        _store(dxp, g, out)
+        return
     # Fast path: visit the offsets in row-major order; the first element equal to its window's
     # maximum takes the window's gradient, which is then removed from `rest` (ties: first wins).
     # The masks are booleans (one byte per window), far cheaper than updating a float remainder.
@@ -196,11 +242,11 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.n
             dxp[idx] += dout * chosen
         else:                              # each element belongs to one window: write, don't add
             np.multiply(dout, chosen, out=dxp[idx])
-    return _unpad(dxp, g)
+    _store(dxp, g, out)
 
 
-def _window_sum(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    return _reduce_slices(np.add, xp, g)
+def _window_sum(xp: np.ndarray, g: ConvGeometry, out=None) -> np.ndarray:
+    return _reduce_slices(np.add, xp, g, out)
 
 
 def avg_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
@@ -210,23 +256,33 @@ def avg_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     the divisor is always ``kh*kw``.
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
-    out = _window_sum(_pad(x, g.pads), g)
-    out /= g.kernel[0] * g.kernel[1]
-    return out
+    y = np.empty((*x.shape[:2], *g.out_hw), dtype=x.dtype)
+
+    def part(n0, n1):
+        _window_sum(_pad(x[n0:n1], g.pads), g, out=y[n0:n1])
+        y[n0:n1] /= g.kernel[0] * g.kernel[1]
+    _by_batch(part, x)
+    return y
 
 
 def avg_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     r"""Gradient of :func:`avg_pool2d`: every element of a window receives ``dout / (kh*kw)``."""
     x, g = _pool_geometry(x, kernel_size, stride, padding)
-    dout = _check_dout(dout, x, g) / (g.kernel[0] * g.kernel[1])
-    dxp = _grad_buffer(x, g)
+    dout = _check_dout(dout, x, g)
+    dx = np.empty_like(x)
     overlapping = _overlapping(g)
-    for _, _, idx in _slices(g):
-        if overlapping:
-            dxp[idx] += dout
-        else:
-            dxp[idx] = dout
-    return _unpad(dxp, g)
+
+    def part(n0, n1):
+        d = dout[n0:n1] / (g.kernel[0] * g.kernel[1])
+        dxp = _grad_target(dx[n0:n1], g)
+        for _, _, idx in _slices(g):
+            if overlapping:
+                dxp[idx] += d
+            else:
+                dxp[idx] = d
+        _store(dxp, g, dx[n0:n1])
+    _by_batch(part, x)
+    return dx
 
 
 def lp_pool2d(x, kernel_size, *, p=2, stride=None) -> np.ndarray:

@@ -1,0 +1,156 @@
+"""The multi-core path (cnn_core._parallel and its use in conv and pooling): splitting the batch
+over threads must not change any result, must restore BLAS's thread setting, and must pass on
+exceptions. Every test forces the parallel path (two workers, no size thresholds) and compares it
+with the serial path and with the naive loops, so these tests run the same on a 1-core machine."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import cnn_core as cc
+from cnn_core import _parallel, naive
+from cnn_core import conv as conv_mod
+from cnn_core import pooling as pool_mod
+from testhelpers import assert_allclose
+
+needs_blas_control = pytest.mark.skipif(not _parallel._blas(),
+                                        reason="threadpoolctl cannot control this BLAS")
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """Two workers and no thresholds: every call below takes the threaded path."""
+    monkeypatch.setattr(_parallel, "workers", lambda: 2)
+    monkeypatch.setattr(conv_mod, "_PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(pool_mod, "_PARALLEL_MIN_ELEMENTS", 0)
+
+
+def _serial(monkeypatch):
+    monkeypatch.setattr(_parallel, "workers", lambda: 1)
+
+
+# (x shape, w shape, stride, padding, dilation): stride 1 takes the shifted-view col2im, the others
+# the strided-slice one; odd batch sizes give parts of different sizes.
+CASES = [
+    pytest.param((5, 3, 9, 8), (4, 3, 3, 3), 1, 1, 1, id="stride1-pad1"),
+    pytest.param((4, 2, 10, 9), (3, 2, 5, 5), 1, 2, 1, id="5x5-pad2"),
+    pytest.param((3, 2, 11, 11), (2, 2, 3, 3), 2, 1, 1, id="stride2"),
+    pytest.param((6, 1, 9, 9), (2, 1, 3, 3), 1, "same", 2, id="same-dilated"),
+    pytest.param((7, 2, 6, 6), (3, 2, 2, 2), 1, 0, 1, id="odd-batch"),
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CASES)
+def test_parallel_conv_equals_serial_and_naive(forced, monkeypatch, xs, ws, stride, padding,
+                                               dilation):
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    y = cc.conv2d(x, w, b, **kw)
+    dout = rng.standard_normal(y.shape)
+    grads = cc.conv2d_backward(dout, x, w, **kw)
+    assert_allclose(y, naive.conv2d_naive(x, w, b, **kw))
+    for got, want in zip(grads, naive.conv2d_backward_naive(dout, x, w, **kw)):
+        assert_allclose(got, want)
+    _serial(monkeypatch)
+    np.testing.assert_array_equal(y, cc.conv2d(x, w, b, **kw))  # each image is computed alike
+    for got, want in zip(grads, cc.conv2d_backward(dout, x, w, **kw)):
+        assert_allclose(got, want)                           # dW, db: sums in another order
+
+
+def test_parallel_conv_with_many_chunks(forced, monkeypatch):
+    """A tiny memory budget splits each worker's part into one-image chunks."""
+    monkeypatch.setattr(conv_mod, "_MIN_CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_mod, "_MAX_CHUNK_BYTES", 1)
+    assert conv_mod._plan(5, 1, 1000, 0) == [[(0, 1), (1, 2)], [(2, 3), (3, 4), (4, 5)]]
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((5, 2, 7, 7)), rng.standard_normal((3, 2, 3, 3))
+    dout = rng.standard_normal((5, 3, 7, 7))
+    assert_allclose(cc.conv2d(x, w, padding=1), naive.conv2d_naive(x, w, padding=1))
+    for got, want in zip(cc.conv2d_backward(dout, x, w, padding=1),
+                         naive.conv2d_backward_naive(dout, x, w, padding=1)):
+        assert_allclose(got, want)
+
+
+def test_parallel_conv_transpose_equals_serial(forced, monkeypatch):
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((5, 3, 6, 5)), rng.standard_normal((3, 2, 3, 3))
+    for kw in (dict(stride=1, padding=1), dict(stride=2, padding=1, output_padding=1)):
+        y = cc.conv_transpose2d(x, w, **kw)
+        _serial(monkeypatch)
+        np.testing.assert_array_equal(y, cc.conv_transpose2d(x, w, **kw))
+        monkeypatch.setattr(_parallel, "workers", lambda: 2)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), (3, 1, 0)])
+def test_parallel_pooling_equals_serial(forced, monkeypatch, kernel, stride, padding):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 8, 8))
+    x[0, 0, :2, :2] = 0.5                                   # a tie: the first maximum wins
+    kw = dict(stride=stride, padding=padding)
+    y_max, y_avg = cc.max_pool2d(x, kernel, **kw), cc.avg_pool2d(x, kernel, **kw)
+    dout = rng.standard_normal(y_max.shape)
+    dx_max = cc.max_pool2d_backward(dout, x, kernel, **kw)
+    dx_avg = cc.avg_pool2d_backward(dout, x, kernel, **kw)
+    assert_allclose(y_max, naive.max_pool2d_naive(x, kernel, **kw))
+    assert_allclose(dx_max, naive.max_pool2d_backward_naive(dout, x, kernel, **kw))
+    _serial(monkeypatch)
+    for got, want in [(y_max, cc.max_pool2d(x, kernel, **kw)),
+                      (y_avg, cc.avg_pool2d(x, kernel, **kw)),
+                      (dx_max, cc.max_pool2d_backward(dout, x, kernel, **kw)),
+                      (dx_avg, cc.avg_pool2d_backward(dout, x, kernel, **kw))]:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_padding_frame_stays_zero_between_calls(forced):
+    """The padded work arrays are reused and only their interior is rewritten: a second call with
+    other numbers (here: NaN-free after a call full of large values) must not see the first."""
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((2, 3, 3, 3))
+    big = 1e6 * rng.standard_normal((4, 3, 6, 6))
+    x = rng.standard_normal((4, 3, 6, 6))
+    cc.conv2d(big, w, padding=1)
+    assert_allclose(cc.conv2d(x, w, padding=1), naive.conv2d_naive(x, w, padding=1))
+
+
+def test_framed_array_cache_is_bounded():
+    for i in range(3 * conv_mod._FRAMED_PER_THREAD):
+        conv_mod._framed_array("t", (1, i + 1), np.float64, (slice(0, 1), slice(0, 1)))
+    assert len(conv_mod._scratch.framed) <= conv_mod._FRAMED_PER_THREAD
+
+
+def test_run_returns_results_in_order_and_uses_another_thread():
+    names = _parallel.run(lambda i: (i, threading.current_thread().name), [0, 1, 2])
+    assert [i for i, _ in names] == [0, 1, 2]
+    assert names[0][1] == threading.current_thread().name   # the first part runs in the caller
+    assert all(name.startswith("cnn_core") for _, name in names[1:])
+
+
+@needs_blas_control
+def test_run_restores_blas_threads_and_propagates_errors():
+    blas = _parallel._blas()
+    before = [lc.get_num_threads() for lc in blas]
+    inside = []
+
+    def fn(i):
+        inside.append([lc.get_num_threads() for lc in blas])
+        if i == 1:
+            raise ValueError("boom in a worker")
+        return i
+
+    with pytest.raises(ValueError, match="boom in a worker"):
+        _parallel.run(fn, [0, 1])
+    assert all(counts == [1] * len(blas) for counts in inside)   # BLAS single-threaded inside
+    assert [lc.get_num_threads() for lc in blas] == before        # and restored afterwards
+    assert _parallel._state["active"] == 0
+
+
+@needs_blas_control
+def test_workers_follow_blas_limit():
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1, user_api="blas"):
+        assert _parallel.workers() == 1
+    assert _parallel.run(lambda i: _parallel.workers(), [0, 1]) == [1, 1]  # no nesting
