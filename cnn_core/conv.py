@@ -106,7 +106,7 @@ def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
 # ``(F, C*kh*kw)`` kernel matrix, writing straight into the ``(N, F, H'*W')`` output: no transpose
 # pass, and no transposing copy of δ in the backward pass. (Merging the columns of all images into
 # one wide matrix gives one bigger product instead, but needs those transposing copies; measured
-# here on the benchmark's three layers, that was 1.0–1.7x slower for the same work.)
+# here on the benchmark's three layers, that was 1.0–2x slower for the same work.)
 # The batch is split into chunks whose buffers stay within a budget: twice the bytes of the
 # layer's arrays, clipped to [_MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES], shared among the workers.
 _MIN_CHUNK_BYTES = 2 * 2**20
