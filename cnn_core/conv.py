@@ -12,14 +12,14 @@ Conventions (the same as PyTorch, CS231n and every framework):
 Implementation: ``im2col`` gathers every receptive field into the columns of a matrix with one
 strided view and one copy, ``(n, C*kh*kw, H'*W')`` for a chunk of ``n`` images, and one stacked
 matrix product with the ``(F, C*kh*kw)`` kernel matrix writes the ``(n, F, H'*W')`` output. The
-batch is split into one part per CPU core (:mod:`cnn_core._parallel`) and each part into chunks
+batch is split into one part per CPU core (``cnn_core._parallel``) and each part into chunks
 that bound the buffers' memory.
 The gradient with respect to the input *is* the *full* convolution of the upstream gradient (zeros
 inserted between its elements when the stride is > 1) with the kernel rotated by 180°, as the
 book derives it (the private ``_input_gradient_full`` computes it literally that way); it is
 evaluated as ``col2im(Wᵀ δ)``, which adds exactly the same products into the same places without
 multiplying the inserted zeros; for stride 1 col2im is a single sum over shifted views
-(:func:`_col2im_shifted`). :func:`.conv_transpose2d` is the same operation.
+(``_col2im_shifted``). :func:`.conv_transpose2d` is the same operation.
 """
 
 from __future__ import annotations

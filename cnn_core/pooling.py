@@ -74,7 +74,7 @@ def _by_batch(fn, x: np.ndarray) -> None:
     """Run ``fn(n0, n1)`` over the batch of ``x``: in one call, or in one contiguous part per core
     when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
     n = x.shape[0]
-    parts = min(_parallel.workers(), n) if x.size >= _PARALLEL_MIN_ELEMENTS else 1
+    parts = max(1, min(_parallel.workers(), n)) if x.size >= _PARALLEL_MIN_ELEMENTS else 1
     bounds = [n * i // parts for i in range(parts + 1)]
     _parallel.run(lambda r: fn(*r), list(zip(bounds, bounds[1:])))
 

@@ -154,3 +154,12 @@ def test_workers_follow_blas_limit():
     with threadpool_limits(1, user_api="blas"):
         assert _parallel.workers() == 1
     assert _parallel.run(lambda i: _parallel.workers(), [0, 1]) == [1, 1]  # no nesting
+
+
+def test_empty_batch_with_forced_threads(forced):
+    x, w = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3))
+    assert cc.conv2d(x, w, padding=1).shape == (0, 3, 5, 5)
+    dx, dw, db = cc.conv2d_backward(np.zeros((0, 3, 5, 5)), x, w, padding=1)
+    assert dx.shape == x.shape and not dw.any() and not db.any()
+    assert cc.max_pool2d(x, 2).shape == (0, 2, 2, 2)
+    assert cc.avg_pool2d_backward(np.zeros((0, 2, 2, 2)), x, 2).shape == x.shape
