@@ -72,9 +72,23 @@ def _exit() -> None:
 def _pool(size: int) -> ThreadPoolExecutor:
     with _lock:
         if _state["pool_size"] < size:
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=False)
             _state["pool"] = ThreadPoolExecutor(size, thread_name_prefix="cnn_core")
             _state["pool_size"] = size
         return _state["pool"]
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (``multiprocessing`` on Linux) inherits the pool object but not its threads:
+    start afresh, or the first parallel call would wait forever for a worker that does not exist."""
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, pool_size=0, active=0, saved=None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run(fn, parts: list) -> list:

@@ -163,3 +163,23 @@ def test_empty_batch_with_forced_threads(forced):
     assert dx.shape == x.shape and not dw.any() and not db.any()
     assert cc.max_pool2d(x, 2).shape == (0, 2, 2, 2)
     assert cc.avg_pool2d_backward(np.zeros((0, 2, 2, 2)), x, 2).shape == x.shape
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_forked_child_can_use_the_threads(forced):
+    """A child forked after the pool exists gets no worker threads; cnn_core must start a new
+    pool there instead of waiting forever (multiprocessing's default on Linux is fork)."""
+    import multiprocessing as mp
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal((4, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    expected = cc.conv2d(x, w, padding=1)               # creates the pool in the parent
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_conv_in_child, (x, w)).get(timeout=20)
+    np.testing.assert_array_equal(got, expected)
+
+
+def _conv_in_child(x, w):
+    _parallel.workers = lambda: 2                        # the fixture's patch, in the child
+    conv_mod._PARALLEL_MIN_MACS = 0
+    return cc.conv2d(x, w, padding=1)
