@@ -52,6 +52,11 @@ def workers() -> int:
     return max(1, min(blas[0].get_num_threads(), os.cpu_count() or 1))
 
 
+def bounds(n: int, parts: int) -> list[int]:
+    """``[0, ..., n]``: the edges of ``parts`` contiguous, near-equal parts of ``range(n)``."""
+    return [n * i // parts for i in range(parts + 1)]
+
+
 def _enter() -> None:
     with _lock:
         if _state["active"] == 0:

@@ -95,12 +95,6 @@ def _windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
                       strides=(s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw), writeable=False)
 
 
-def _im2col_padded(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    n, c = xp.shape[:2]
-    kh, kw = g.kernel
-    return _windows(xp, g).reshape(n, c * kh * kw, g.out_hw[0] * g.out_hw[1])  # one copy
-
-
 # The fast path keeps the batch axis outermost: the columns of image n are ``cols[n]`` of shape
 # ``(C*kh*kw, H'*W')`` and one stacked ``np.matmul`` multiplies every image's columns by the same
 # ``(F, C*kh*kw)`` kernel matrix, writing straight into the ``(N, F, H'*W')`` output: no transpose
@@ -136,7 +130,7 @@ def _plan(n: int, macs: int, bytes_per_image: int, io_bytes: int) -> list[list[t
     parts = min(_parallel.workers(), n) if macs >= _PARALLEL_MIN_MACS else 1
     if parts <= 1:
         return [_chunks(n, bytes_per_image, io_bytes)]
-    bounds = [n * i // parts for i in range(parts + 1)]
+    bounds = _parallel.bounds(n, parts)
     return [[(p0 + a, p0 + b) for a, b in _chunks(p1 - p0, bytes_per_image, io_bytes, parts)]
             for p0, p1 in zip(bounds, bounds[1:])]
 
@@ -514,7 +508,9 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
     check_ndim(x, 4, "x", "(N, C, H, W)")
     g = _geometry(x.shape[2:], kernel_size, stride, padding, dilation,
                   context=f"; x.shape = {x.shape}, kernel_size = {kernel_size!r}")
-    return _im2col_padded(_pad(x, g.pads), g)
+    kh, kw = g.kernel
+    return _cols(_pad(x, g.pads), g, np.empty((x.shape[0], x.shape[1] * kh * kw,
+                                               g.out_hw[0] * g.out_hw[1]), dtype=x.dtype))
 
 
 def col2im(cols, x_shape, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
@@ -528,16 +524,11 @@ def col2im(cols, x_shape, kernel_size, *, stride=1, padding=0, dilation=1) -> np
         raise ValueError(f"x_shape must be (N, C, H, W); got {x_shape}")
     n, c, h, w = (int(v) for v in x_shape)
     g = _geometry((h, w), kernel_size, stride, padding, dilation)
-    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
-    ho, wo = g.out_hw
+    (kh, kw), (ho, wo) = g.kernel, g.out_hw
     if cols.shape != (n, c * kh * kw, ho * wo):
         raise ValueError(
             f"cols must have shape (N, C*kh*kw, H'*W') = {(n, c * kh * kw, ho * wo)}; got {cols.shape}"
         )
-    c6 = cols.reshape(n, c, kh, kw, ho, wo)
-    xp = np.zeros((n, c, *g.padded_hw), dtype=cols.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            xp[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh, b * dw:b * dw + sw * (wo - 1) + 1:sw] += c6[:, :, a, b]
-    (pt, _), (pl, _) = g.pads
-    return xp[:, :, pt:pt + h, pl:pl + w]
+    x = np.empty((n, c, h, w), dtype=cols.dtype)
+    _col2im_slices(cols, g, x)
+    return x

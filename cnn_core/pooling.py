@@ -75,8 +75,8 @@ def _by_batch(fn, x: np.ndarray) -> None:
     when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
     n = x.shape[0]
     parts = max(1, min(_parallel.workers(), n)) if x.size >= _PARALLEL_MIN_ELEMENTS else 1
-    bounds = [n * i // parts for i in range(parts + 1)]
-    _parallel.run(lambda r: fn(*r), list(zip(bounds, bounds[1:])))
+    edges = _parallel.bounds(n, parts)
+    _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))
 
 
 def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
@@ -138,14 +138,18 @@ def _overlapping(g: ConvGeometry) -> bool:
     return g.stride[0] < g.kernel[0] or g.stride[1] < g.kernel[1]
 
 
+def _tiles_exactly(g: ConvGeometry) -> bool:
+    """Whether the windows tile the padded input exactly, without overlap: every element is then
+    written once by the backward pass, so its buffer needs no zeroing."""
+    (kh, kw), (sh, sw), (ho, wo) = g.kernel, g.stride, g.out_hw
+    return (sh, sw) == (kh, kw) and (ho * kh, wo * kw) == g.padded_hw
+
+
 def _grad_buffer(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """The (padded) array the backward pass scatters into: uninitialised when the windows tile it
-    exactly without overlap (every element is then written once), zeros otherwise."""
-    hp, wp = g.padded_hw
-    (kh, kw), (sh, sw), (ho, wo) = g.kernel, g.stride, g.out_hw
-    if (sh, sw) == (kh, kw) and (ho * kh, wo * kw) == (hp, wp):
-        return np.empty((*x.shape[:2], hp, wp), dtype=x.dtype)
-    return np.zeros((*x.shape[:2], hp, wp), dtype=x.dtype)
+    exactly (:func:`_tiles_exactly`), zeros otherwise."""
+    make = np.empty if _tiles_exactly(g) else np.zeros
+    return make((*x.shape[:2], *g.padded_hw), dtype=x.dtype)
 
 
 def _grad_target(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -154,8 +158,7 @@ def _grad_target(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     (:func:`_grad_buffer`) that :func:`_store` crops into ``out``."""
     if g.padded_hw != g.in_hw:
         return _grad_buffer(out, g)
-    (kh, kw), (sh, sw), (ho, wo) = g.kernel, g.stride, g.out_hw
-    if not ((sh, sw) == (kh, kw) and (ho * kh, wo * kw) == g.in_hw):
+    if not _tiles_exactly(g):
         out.fill(0)
     return out
 
