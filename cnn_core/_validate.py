@@ -42,7 +42,7 @@ def check_ndim(x: np.ndarray, ndim: int, name: str, layout: str) -> None:
 
 
 def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def as_pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:

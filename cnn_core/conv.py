@@ -24,6 +24,8 @@ multiplying the inserted zeros; for stride 1 col2im is a single sum over shifted
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from dataclasses import dataclass, replace
 
@@ -54,9 +56,31 @@ class ConvGeometry:
         return self.in_hw[0] + pt + pb, self.in_hw[1] + pl + pr
 
 
+def _plain(v) -> bool:
+    """Whether ``v`` is an ``int``, a ``str`` or a tuple of ``int`` (exactly these types: a bool
+    or a numpy integer compares equal to an int and must not share its cache entry)."""
+    return type(v) in (int, str) or (type(v) is tuple and all(type(e) is int for e in v))
+
+
 def _geometry(in_hw, kernel, stride, padding, dilation, context: str = "") -> ConvGeometry:
     """Resolve and check the size arithmetic; ``context`` (e.g. the arguments' shapes) is appended
-    to the error message when the kernel does not fit."""
+    to the error message when the kernel does not fit. Valid plain arguments are cached (the
+    checks cost more than a small layer's arithmetic)."""
+    args = (tuple(in_hw), kernel, stride, padding, dilation)
+    if all(map(_plain, args)):
+        try:
+            return _geometry_cached(*args)
+        except ValueError:
+            pass                          # checked again below, for the message with context
+    return _resolve_geometry(*args, context)
+
+
+@functools.lru_cache(maxsize=256)
+def _geometry_cached(in_hw, kernel, stride, padding, dilation) -> ConvGeometry:
+    return _resolve_geometry(in_hw, kernel, stride, padding, dilation)
+
+
+def _resolve_geometry(in_hw, kernel, stride, padding, dilation, context: str = "") -> ConvGeometry:
     kernel = as_pair(kernel, "kernel_size")
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
@@ -143,7 +167,7 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
     page faults of a fresh multi-megabyte allocation on every call (a measurable share of the
     time here). Internal only: such an array must never be returned to the caller."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     buf = getattr(_scratch, name, None)
     if buf is None or buf.nbytes < nbytes:
         buf = np.empty(max(nbytes, 1), dtype=np.uint8)
