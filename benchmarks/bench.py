@@ -181,18 +181,24 @@ def bench_pool(repeats, naive_subset, rows):
             x, w, b, p, y, _ = conv_inputs(case, dtype, rng)
             dpool = rng.standard_normal((*y.shape[:2], y.shape[2] // 2, y.shape[3] // 2))
             dpool = dpool.astype(dtype)
-            for kind in ("max", "avg"):
-                fwd = cc.max_pool2d if kind == "max" else cc.avg_pool2d
-                bwd = cc.max_pool2d_backward if kind == "max" else cc.avg_pool2d_backward
+            for kind in ("max", "max-", "avg"):
+                # max: the forward keeps the argmax for the backward (as the MaxPool2D layer and
+                # PyTorch's autograd do); max-: the backward finds the maxima again
+                fwd = cc.avg_pool2d if kind == "avg" else cc.max_pool2d
+                bwd = cc.avg_pool2d_backward if kind == "avg" else cc.max_pool2d_backward
 
                 def ours_fn(fwd=fwd, bwd=bwd):
                     fwd(y, 2)
                     bwd(dpool, y, 2)
-                fns = {"numpy": ours_fn}
+
+                def ours_argmax_fn():
+                    _, arg = cc.max_pool2d(y, 2, return_argmax=True)
+                    cc.max_pool2d_backward(dpool, y, 2, argmax=arg)
+                fns = {"numpy": ours_argmax_fn if kind == "max" else ours_fn}
                 if torch is not None:
                     ty = torch.tensor(y, requires_grad=True)
                     td = torch.tensor(dpool)
-                    tfwd = F.max_pool2d if kind == "max" else F.avg_pool2d
+                    tfwd = F.avg_pool2d if kind == "avg" else F.max_pool2d
 
                     def torch_fn(ty=ty, td=td, tfwd=tfwd):
                         ty.grad = None
@@ -205,11 +211,14 @@ def bench_pool(repeats, naive_subset, rows):
                 if kind == "max":
                     t_naive = once(lambda: (naive.max_pool2d_naive(y[:m], 2),
                                             naive.max_pool2d_backward_naive(dpool[:m], y[:m], 2)))
+                    t_naive *= y.shape[0] / m
+                    t_naive_max = t_naive
                     tn = res["numpy"][0]
+                elif kind == "max-":                    # the same naive loops as for "max"
+                    t_naive, tn = t_naive_max, res["numpy"][0]
                 else:   # no naive backward for average pooling: compare the forward alone
-                    t_naive = once(lambda: naive.avg_pool2d_naive(y[:m], 2))
+                    t_naive = once(lambda: naive.avg_pool2d_naive(y[:m], 2)) * y.shape[0] / m
                     tn = interleaved({"f": lambda: cc.avg_pool2d(y, 2)}, repeats)["f"][0]
-                t_naive *= y.shape[0] / m
                 tt = res.get("torch", (np.nan,))[0]
                 tb = res["numpy"][0]
                 print(f"{dtype:8} {kind:4} {str(y.shape):22} {fmt_ms(t_naive)} {fmt_ms(tb)}"
@@ -218,6 +227,8 @@ def bench_pool(repeats, naive_subset, rows):
                                  naive=t_naive, numpy=tb, torch=tt))
     print(f"* naive: timed on {naive_subset} image(s), scaled; for avg pooling naive/numpy compares"
           " the forward pass only (cnn_core.naive has no average-pooling backward)")
+    print("  max: the forward keeps the argmax for the backward (return_argmax=True, as the MaxPool2D"
+          " layer does and as PyTorch keeps its indices); max-: the backward searches again")
 
 
 # ----------------------------------------------------------------------------------- memory

@@ -115,8 +115,20 @@ class _Pool(Layer):
 
 
 class MaxPool2D(_Pool):
-    """Max pooling (:func:`max_pool2d`); the gradient goes to each window's maximum."""
-    _fwd, _bwd = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
+    """Max pooling (:func:`max_pool2d`); the gradient goes to each window's maximum. The forward
+    pass keeps which element each maximum was (``return_argmax``), so the backward pass does not
+    search for it again."""
+    def __init__(self, kernel_size, *, stride=None, padding=0):
+        super().__init__(kernel_size, stride=stride, padding=padding)
+        self.argmax = None
+
+    def forward(self, x):
+        self.x = x
+        y, self.argmax = max_pool2d(x, **self.conf, return_argmax=True)
+        return y
+
+    def backward(self, dout):
+        return max_pool2d_backward(dout, self._cached("x"), **self.conf, argmax=self.argmax)
 
 
 class AvgPool2D(_Pool):

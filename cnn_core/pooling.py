@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 
 import numpy as np
 
@@ -75,7 +76,9 @@ def _check_dout(dout, x, g, name="dout"):
 
 # Batches with at least this many input elements are split into one part per core and pooled in
 # parallel (see :mod:`cnn_core._parallel`); below it the threads cost more than they save.
-_PARALLEL_MIN_ELEMENTS = 131072
+_PARALLEL_MIN_ELEMENTS = 400_000
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def _by_batch(fn, x: np.ndarray) -> None:
@@ -87,15 +90,33 @@ def _by_batch(fn, x: np.ndarray) -> None:
     _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))
 
 
-def max_pool2d(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+def max_pool2d(x, kernel_size, *, stride=None, padding=0, return_argmax=False):
     r"""Max pooling: :math:`y_{n,c,i,j} = \max_{0\le a<k_h,\,0\le b<k_w} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}`.
 
     ``x`` (N, C, H, W) → (N, C, H', W'). Padding pads with −∞, so it never wins.
+    With ``return_argmax=True`` the result is ``(y, argmax)``, ``argmax`` as
+    :func:`max_pool2d_argmax` returns it but in the smallest unsigned integer type that holds it;
+    passing it to :func:`max_pool2d_backward` saves that function finding the maxima again (as
+    PyTorch keeps the indices of the maxima between its forward and backward passes).
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     y = np.empty((*x.shape[:2], *g.out_hw), dtype=x.dtype)
-    _by_batch(lambda n0, n1: _window_max(_pad(x[n0:n1], g.pads, -np.inf), g, out=y[n0:n1]), x)
-    return y
+    if not return_argmax:
+        _by_batch(lambda n0, n1: _window_max(_pad(x[n0:n1], g.pads, -np.inf), g, out=y[n0:n1]), x)
+        return y
+    arg = np.empty(y.shape, dtype=_argmax_dtype(g))
+
+    def part(n0, n1):
+        xp = _pad(x[n0:n1], g.pads, -np.inf)
+        if not (_tiled(g) and _tile_window_argmax(xp, g, arg[n0:n1], y[n0:n1])):
+            _window_max(xp, g, out=y[n0:n1])
+            arg[n0:n1] = _window_argmax(xp, g)
+    _by_batch(part, x)
+    return y, arg
+
+
+def _argmax_dtype(g: ConvGeometry):
+    return np.uint8 if g.kernel[0] * g.kernel[1] <= 256 else np.intp
 
 
 def _window_max(xp: np.ndarray, g: ConvGeometry, out=None) -> np.ndarray:
@@ -178,8 +199,8 @@ def _tile_reduce(op, xp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.nda
     ``kw`` columns (:func:`_tile_columns`), then over each block's ``kh`` rows (:func:`_block_rows`,
     computed at every position of the flat array and kept at the first row of each block)."""
     (kh, kw), (ho, wo) = g.kernel, g.out_hw
-    if kh == 1:
-        return _fold(op, _tile_columns(xp, g), out)
+    if kh == 1 or out.size == 0:
+        return _fold(op, _tile_columns(xp, g), out) if kh == 1 else out
     cols = _fold(op, _tile_columns(xp, g),
                  _scratch_array("pool_cols", (*xp.shape[:2], ho * kh, wo), xp.dtype))
     rows = _block_rows(cols, kh, wo)
@@ -203,25 +224,18 @@ def _fold_argmax(views: list, best: np.ndarray, arg: np.ndarray) -> None:
             np.copyto(arg, i, where=better)
 
 
-def _route(d: np.ndarray, arg: np.ndarray, outs: list) -> None:
-    """``outs[i] = d`` where ``arg == i``, else 0. ``outs[0]`` gets ``d`` minus the others, which is
-    exact: exactly one term equals ``d``, every other is 0."""
-    if len(outs) == 1:
-        np.copyto(outs[0], d)
-        return
-    for i, o in enumerate(outs[1:], 1):
-        np.multiply(d, arg == i, out=o)
-    np.subtract(d, outs[1], out=outs[0])
-    for o in outs[2:]:
-        np.subtract(outs[0], o, out=outs[0])
-
-
 def _all_finite(a: np.ndarray) -> bool:
     """True only if ``a`` has no NaN or infinity, by one summation pass (cheaper than an
     element-wise test). A sum that overflows gives a false alarm, which merely sends the caller
     to its exact, slower route."""
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.add.reduce(a, axis=None)))
+
+
+def _has_nan(a: np.ndarray) -> bool:
+    """Whether ``a`` holds a NaN, by one maximum over it (``np.maximum`` propagates NaN), which is
+    cheaper than a test per element."""
+    return bool(np.isnan(np.maximum.reduce(a, axis=None)))
 
 
 def _tile_margins_zero(dxp: np.ndarray, g: ConvGeometry) -> None:
@@ -233,9 +247,9 @@ def _tile_margins_zero(dxp: np.ndarray, g: ConvGeometry) -> None:
 
 
 def _tile_spread(d: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
-    """Every element of each tile of ``dxp`` gets its window's value of ``d`` (contiguous,
-    (n, C, H', W')): copied into each row of a block (one copy of whole rows per row offset),
-    then into each column; the margins get 0."""
+    """Every element of each tile of ``dxp`` gets its window's value of ``d`` ((n, C, H', W')):
+    copied into each row of a block (one copy of whole rows per row offset), then into each
+    column; the margins get 0."""
     (kh, kw), (ho, wo) = g.kernel, g.out_hw
     if kh == 1:
         rows = d
@@ -251,42 +265,100 @@ def _tile_spread(d: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
     _tile_margins_zero(dxp, g)
 
 
-def _tile_max_backward(dout: np.ndarray, xp: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> bool:
-    """Max-pooling gradient for tiles into ``dxp`` (shaped like ``xp``): the winning column of each
-    row of a window and the winning row of each window, each by :func:`_fold_argmax` (first
-    maximum wins, so overall the first in row-major order), then ``dout`` is routed to the winning
-    row and from there to the winning column (:func:`_route`). Returns False, having written
-    nothing, if the columns' maxima or ``dout`` are not all finite (then the caller takes the exact
-    route for NaN and infinity)."""
+@functools.lru_cache(maxsize=8)
+def _tile_origins(nc: int, hp: int, wp: int, kh: int, kw: int, ho: int, wo: int) -> np.ndarray:
+    """Flat index, in an (n, C, hp, wp) array with ``n*C = nc``, of the top-left element of every
+    tile, shaped (n*C, H', W'). Read-only; kept for the last few shapes."""
+    origins = (np.arange(nc)[:, None, None] * (hp * wp) + np.arange(ho)[:, None] * (kh * wp)
+               + np.arange(wo) * kw)
+    origins.flags.writeable = False
+    return origins
+
+
+@functools.lru_cache(maxsize=32)
+def _offset_table(kh: int, kw: int, wp: int) -> np.ndarray:
+    """``table[a*kw + b] = a*wp + b``: the flat offset, in rows of ``wp``, of element (a, b) of a window."""
+    table = (np.arange(kh)[:, None] * wp + np.arange(kw)).reshape(-1)
+    table.flags.writeable = False
+    return table
+
+
+def _tile_window_argmax(xp: np.ndarray, g: ConvGeometry, code: np.ndarray, ymax=None) -> bool:
+    """The first maximum, in row-major order, of every tile of ``xp``, as the in-window offset
+    ``a*kw + b``, into ``code`` (uint8, C-contiguous, (n, C, H', W')), and the maxima themselves
+    into ``ymax`` if given:
+
+    1. each row of every window: its maximum and the column ``b`` of its first occurrence
+       (:func:`_fold_argmax` over the column views of :func:`_tile_columns`);
+    2. each window: the first row ``a`` holding the largest of those maxima (:func:`_fold_argmax`
+       over the rows shifted against each other, :func:`_block_rows`), combined with the column
+       recorded for that row into ``a*kw + b``, kept at the first row of each block
+       (:func:`_first_rows`).
+
+    Returns False, having written nothing, if an element inside the tiles is NaN (then the exact
+    rule for NaN applies, see :func:`_window_argmax`), or for windows of more than 256 elements."""
     (kh, kw), (ho, wo) = g.kernel, g.out_hw
+    if kh * kw > 256:
+        return False
+    if xp.size == 0:
+        return True
     shape = (*xp.shape[:2], ho * kh, wo)
     cols = _tile_columns(xp, g)
     cmax = _scratch_array("pool_cols", shape, xp.dtype)
-    carg = _scratch_array("pool_carg", shape, np.uint8)
+    carg = _scratch_array("pool_carg", (cmax.size,), np.uint8)   # the column b, per row
     if kw == 1:
         np.copyto(cmax, cols[0])
+        carg.fill(0)
+    elif kw == 2 and _LITTLE_ENDIAN and xp.flags.c_contiguous and xp.size == 2 * cmax.size:
+        # Pairs covering whole rows: compare the flat array with itself shifted by one
+        # (contiguous, much faster than the strided comparison); element 2q is the pair of q.
+        # Read as uint16, element q of the result has that byte as its low byte, which the
+        # narrowing copy to uint8 keeps.
+        np.maximum(cols[0], cols[1], out=cmax)
+        flat = xp.reshape(-1)
+        later = _scratch_array("pool_later", (flat.size,), np.bool_)
+        np.greater(flat[1:], flat[:-1], out=later[:-1])
+        np.copyto(carg, later.view(np.uint16), casting="unsafe")
     else:
-        _fold_argmax(cols, cmax, carg)
-    if not (_all_finite(cmax) and _all_finite(dout)):
+        _fold_argmax(cols, cmax, carg.reshape(shape))
+    if _has_nan(cmax):                 # np.maximum propagates NaN into cmax
         return False
     if kh == 1:
-        spread = dout
-    else:
-        rows = _block_rows(cmax, kh, wo)
-        rarg_full = _scratch_array("pool_rarg_full", (cmax.size,), np.uint8)
-        best = None if kh == 2 else _scratch_array("pool_rows", (rows[0].size,), xp.dtype)
-        _fold_argmax(rows, best, rarg_full[:rows[0].size])
-        rarg = _first_rows(rarg_full, kh, wo, _scratch_array("pool_rarg", dout.shape, np.uint8))
-        parts = _scratch_array("pool_parts", (kh, *dout.shape), xp.dtype)
-        _route(dout, rarg, list(parts))
-        spread = _scratch_array("pool_spread", shape, xp.dtype)     # dout in its winning row
-        blocks = _records(spread, wo).reshape(-1, kh)
-        for r in range(kh):
-            np.copyto(blocks[:, r], _records(parts[r], wo))
-    tiled = dxp[:, :, :ho * kh, :wo * kw]
-    _route(spread, carg, [tiled[..., b::kw] for b in range(kw)])
-    _tile_margins_zero(dxp, g)
+        np.copyto(code.reshape(-1), carg)
+        if ymax is not None:
+            np.copyto(ymax, cmax)
+        return True
+    span = cmax.size - (kh - 1) * wo
+    rarg = _scratch_array("pool_rarg", (span,), np.uint8)       # the row a, per window
+    best = None
+    if kh > 2 or ymax is not None:
+        best = _scratch_array("pool_rows", (cmax.size,), xp.dtype)
+    _fold_argmax(_block_rows(cmax, kh, wo), None if best is None else best[:span], rarg)
+    # a*kw + b for the winning row a: b of row 0, plus, where a > 0, the difference to
+    # a*kw + (b of row a) (uint8 arithmetic may wrap around, but the sum comes out exact)
+    full = _scratch_array("pool_code", (cmax.size,), np.uint8)
+    diff = _scratch_array("pool_diff", (span,), np.uint8)
+    for a in range(1, kh):
+        np.subtract(carg[a * wo:a * wo + span], carg[:span], out=diff)
+        np.add(diff, a * kw, out=diff)
+        np.multiply(diff, rarg if kh == 2 else (rarg == a), out=diff)
+        np.add(carg[:span] if a == 1 else full[:span], diff, out=full[:span])
+    _first_rows(full, kh, wo, code)
+    if ymax is not None:
+        _first_rows(best, kh, wo, ymax)
     return True
+
+
+def _scatter_to_argmax(dout: np.ndarray, arg: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
+    """Max-pooling gradient for tiles: zero ``dxp`` (C-contiguous, shaped like the padded input)
+    and write each ``dout`` element at its window's origin plus the in-window offset ``arg``
+    (``a*kw + b``, any integer type) as one fancy assignment."""
+    (kh, kw), (ho, wo) = g.kernel, g.out_hw
+    n, c, hp, wp = dxp.shape
+    index = np.take(_offset_table(kh, kw, wp), arg.reshape(-1))
+    index += _tile_origins(n * c, hp, wp, kh, kw, ho, wo).reshape(-1)
+    dxp.fill(0)
+    dxp.reshape(-1)[index] = dout.reshape(-1)
 
 
 def _window_argmax(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -347,8 +419,8 @@ def max_pool2d_argmax(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     (smallest ``a``, then smallest ``b``) is chosen, as PyTorch's CPU kernel does; it alone receives
     the gradient.
     """
-    x, g = _pool_geometry(x, kernel_size, stride, padding)
-    return _window_argmax(_pad(x, g.pads, -np.inf), g).astype(np.intp)
+    _, arg = max_pool2d(x, kernel_size, stride=stride, padding=padding, return_argmax=True)
+    return arg.astype(np.intp)
 
 
 def max_pool2d_mask(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
@@ -363,50 +435,69 @@ def max_pool2d_mask(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     return _unpad(mask, g)
 
 
-def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
+def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0, argmax=None) -> np.ndarray:
     r"""Gradient of :func:`max_pool2d`: each ``dout`` element goes to its window's maximum.
 
     ``dx[n, c, s_h i + a, s_w j + b] += dout[n, c, i, j]`` for the offset ``(a, b)`` of the maximum
     (ties: the first in row-major order, see :func:`max_pool2d_argmax`); every other element gets 0.
     With overlapping windows an element can collect gradient from several windows.
+    ``argmax`` (optional): the offsets from ``max_pool2d(x, ..., return_argmax=True)``, so that the
+    maxima are not searched for again.
     """
     x, g = _pool_geometry(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, g)
-    dx = np.empty_like(x)
+    if argmax is not None:
+        argmax = _check_argmax(argmax, dout.shape, g)
+    dx = np.empty(x.shape, dtype=x.dtype)
 
-    _by_batch(lambda n0, n1: _max_pool_backward(dout[n0:n1], x[n0:n1], g, dx[n0:n1]), x)
+    def part(n0, n1):
+        arg = None if argmax is None else argmax[n0:n1]
+        _max_pool_backward(dout[n0:n1], x[n0:n1], g, dx[n0:n1], arg)
+    _by_batch(part, x)
     return dx
 
 
-def _max_pool_backward(dout: np.ndarray, x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
-    """:func:`max_pool2d_backward` of a (part of a) batch into ``out``, arguments already checked."""
+def _check_argmax(argmax, shape: tuple, g: ConvGeometry) -> np.ndarray:
+    arg = np.asarray(argmax)
+    if arg.dtype.kind not in "iu":
+        raise TypeError("argmax must hold integers, the offsets a*kw + b that "
+                        f"max_pool2d(..., return_argmax=True) returns; got dtype {arg.dtype}")
+    if arg.shape != shape:
+        raise ValueError(f"argmax must have the forward output's shape {shape}; got {arg.shape}")
+    window = g.kernel[0] * g.kernel[1]
+    if arg.size and (arg.max() >= window or (arg.dtype.kind == "i" and arg.min() < 0)):
+        bad = arg[(arg < 0) | (arg >= window)].flat[0]
+        raise ValueError(f"argmax must lie in [0, {window}) for {g.kernel[0]}×{g.kernel[1]} "
+                         f"windows (offsets a*kw + b); found {bad}")
+    return arg
+
+
+def _max_pool_backward(dout: np.ndarray, x: np.ndarray, g: ConvGeometry, out: np.ndarray,
+                       arg=None) -> None:
+    """:func:`max_pool2d_backward` of a (part of a) batch into ``out``, arguments already checked;
+    ``arg``: the windows' argmax offsets, if known."""
     xp = _pad(x, g.pads, -np.inf)
     dxp = _grad_target(out, g)
-    if _tiled(g):
-        if _tile_max_backward(dout, xp, g, dxp):
-            _store(dxp, g, out)
-            return
-        y = None                   # NaN or infinity: the exact route below
-    else:
-        y = _window_max(xp, g)
-    overlapping = _overlapping(g)
-    if y is None or not (_all_finite(y) and _all_finite(dout)):
+    if arg is None and _tiled(g):
+        code = _scratch_array("pool_first", dout.shape, np.uint8)
+        arg = code if _tile_window_argmax(xp, g, code) else _window_argmax(xp, g)
+    if arg is not None:
+        if _tiled(g) and dxp.flags.c_contiguous:
+            _scatter_to_argmax(dout, arg, g, dxp)
+        else:
+            _route_by_argmax(dout, arg, g, dxp)
+        _store(dxp, g, out)
+        return
+    y = _window_max(xp, g)
+    if not (_all_finite(y) and _all_finite(dout)):
         # NaN/inf: route by the explicit argmax so that unchosen elements get exactly 0
-        arg = _window_argmax(xp, g)
-        kw = g.kernel[1]
-        for a, b, idx in _slices(g):
-            chosen = np.where(arg == a * kw + b, dout, 0)
-            if overlapping:
-                dxp[idx] += chosen
-            else:
-                dxp[idx] = chosen
-        if _tiled(g):
-            _tile_margins_zero(dxp, g)
+        _route_by_argmax(dout, _window_argmax(xp, g), g, dxp)
         _store(dxp, g, out)
         return
     # Fast path: visit the offsets in row-major order; the first element equal to its window's
-    # maximum takes the window's gradient, which is then removed from `rest` (ties: first wins).
+    # maximum takes the window's gradient, and the window is marked as taken (ties: first wins).
     # The masks are booleans (one byte per window), far cheaper than updating a float remainder.
+    overlapping = _overlapping(g)
     taken = hit = None
     offsets = list(_slices(g))
     for number, (_, _, idx) in enumerate(offsets):
@@ -424,6 +515,21 @@ def _max_pool_backward(dout: np.ndarray, x: np.ndarray, g: ConvGeometry, out: np
         else:                              # each element belongs to one window: write, don't add
             np.multiply(dout, chosen, out=dxp[idx])
     _store(dxp, g, out)
+
+
+def _route_by_argmax(dout: np.ndarray, arg: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
+    """Send each ``dout`` element to the offset ``arg`` of its window, one strided slice per
+    offset: added where windows overlap, written otherwise (margins of tiles zeroed)."""
+    overlapping = _overlapping(g)
+    kw = g.kernel[1]
+    for a, b, idx in _slices(g):
+        chosen = np.where(arg == a * kw + b, dout, 0)
+        if overlapping:
+            dxp[idx] += chosen
+        else:
+            dxp[idx] = chosen
+    if _tiled(g):
+        _tile_margins_zero(dxp, g)
 
 
 def _window_sum(xp: np.ndarray, g: ConvGeometry, out=None) -> np.ndarray:
