@@ -582,7 +582,8 @@ def _sum_by_product(xp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> bool:
     of S too and spreads NaN over its block, so the caller recomputes by the tile path."""
     (kh, kw), (_, wo) = g.kernel, g.out_hw
     s = _sum_matrix(xp.shape[3], kh, kw, wo, xp.dtype.str)
-    np.matmul(_block_matrix(xp, g, xp.shape[3]), s, out=out.reshape(-1, wo))
+    with np.errstate(invalid="ignore", over="ignore"):     # such results are recomputed
+        np.matmul(_block_matrix(xp, g, xp.shape[3]), s, out=out.reshape(-1, wo))
     return _all_finite(out)
 
 

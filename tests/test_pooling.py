@@ -27,6 +27,12 @@ POOL_CASES = [
     pytest.param((3, 2, 3, 3), 1, 1, 0, id="k1-identity"),
     pytest.param((1, 1, 4, 4), 4, 1, 2, id="k4-pad2-max-padding"),
     pytest.param((4, 5, 4, 4), 2, 2, 1, id="N4-C5-pad1"),
+    # tiles (stride = window): the column/row stages and, for average pooling, the matrix product
+    pytest.param((2, 3, 6, 9), (1, 3), None, 0, id="tiles-1x3"),
+    pytest.param((1, 2, 7, 8), (2, 1), None, 0, id="tiles-2x1-bottom-margin"),
+    pytest.param((2, 2, 10, 11), 3, None, 0, id="tiles-3x3-margins"),
+    pytest.param((2, 2, 7, 9), 3, None, 1, id="tiles-3x3-pad1"),
+    pytest.param((1, 2, 4, 60), 2, None, 0, id="tiles-wide-W'30"),
 ]
 
 
@@ -223,3 +229,112 @@ def test_max_pool2d_nan_goes_to_the_first_nan(xs, k, stride, padding):
     mask = cc.max_pool2d_mask(x, k, **kw)
     dx = naive.max_pool2d_backward_naive(np.ones_like(dout), x, k, **kw)
     np.testing.assert_array_equal(mask, dx > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tile paths (stride = window): argmax handed from forward to backward, non-finite values,
+# memory layouts
+# ---------------------------------------------------------------------------------------------
+
+def _argmax_naive(x, k, stride=None, padding=0):
+    """Flat in-window offset of each window's first maximum, straight from np.argmax (which takes
+    the first maximum, and the first NaN)."""
+    kh, kw = (k, k) if np.isscalar(k) else k
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    n, c, h, w = xp.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, c, ho, wo), dtype=int)
+    for idx in np.ndindex(n, c, ho, wo):
+        i, j = idx[2] * sh, idx[3] * sw
+        out[idx] = np.argmax(xp[idx[0], idx[1], i:i + kh, j:j + kw])
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_max_pool2d_return_argmax(xs, k, stride, padding, dtype):
+    """The argmax the forward returns is np.argmax's, and the backward given it equals the
+    backward that searches again and the naive loop; ties and NaN included."""
+    rng = np.random.default_rng(36)
+    x = rng.integers(0, 3, size=xs).astype(dtype)
+    x[rng.uniform(size=xs) < 0.05] = np.nan
+    kw = dict(stride=stride, padding=padding)
+    y, arg = cc.max_pool2d(x, k, return_argmax=True, **kw)
+    np.testing.assert_array_equal(y, cc.max_pool2d(x, k, **kw))
+    np.testing.assert_array_equal(arg, _argmax_naive(x, k, **kw))
+    np.testing.assert_array_equal(arg, cc.max_pool2d_argmax(x, k, **kw))
+    assert arg.dtype == np.uint8
+    dout = randn(rng, *y.shape).astype(dtype)
+    dx = cc.max_pool2d_backward(dout, x, k, argmax=arg, **kw)
+    np.testing.assert_array_equal(dx, cc.max_pool2d_backward(dout, x, k, **kw))
+    tol = 1e-6 if dtype == np.float32 else 1e-12      # overlapping windows add in float32
+    assert_allclose(dx, naive.max_pool2d_backward_naive(dout, x, k, **kw), rtol=tol, atol=tol)
+
+
+def test_max_pool2d_argmax_from_forward_is_used():
+    """Handed a different (valid) argmax, the backward follows it: it does not search again."""
+    x = randn(np.random.default_rng(37), 1, 1, 4, 4)
+    dout = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    dx = cc.max_pool2d_backward(dout, x, 2, argmax=np.full((1, 1, 2, 2), 3))
+    expected = np.zeros((4, 4))
+    expected[1::2, 1::2] = dout[0, 0]                    # offset 3 = (a, b) = (1, 1)
+    np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+@pytest.mark.parametrize("bad,exc,message", [
+    (np.zeros((1, 1, 2, 2)), TypeError, "argmax must hold integers"),
+    (np.zeros((1, 1, 2, 3), dtype=int), ValueError,
+     "argmax must have the forward output's shape (1, 1, 2, 2); got (1, 1, 2, 3)"),
+    (np.full((1, 1, 2, 2), 4), ValueError, "argmax must lie in [0, 4) for 2×2 windows"),
+    (np.full((1, 1, 2, 2), -1), ValueError, "argmax must lie in [0, 4) for 2×2 windows"),
+], ids=["float", "shape", "too-large", "negative"])
+def test_max_pool2d_backward_bad_argmax(bad, exc, message):
+    with pytest.raises(exc, match=re.escape(message)):
+        cc.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)), 2, argmax=bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("xs,k,padding", [((2, 3, 6, 8), 2, 0), ((1, 2, 7, 9), 3, 1),
+                                          ((2, 1, 4, 60), 2, 0)])
+def test_tiles_with_infinities(xs, k, padding, dtype):
+    """Infinities stay in their own window: the maximum's fast path compares them like numbers,
+    and average pooling's matrix product (which would multiply inf by the zeros of S and spread
+    NaN) falls back to summing the window."""
+    rng = np.random.default_rng(38)
+    x = randn(rng, *xs).astype(dtype)
+    x[0, 0, 1, 1], x[-1, -1, -1, 2], x[0, -1, 2, 3] = np.inf, -np.inf, np.inf
+    kw = dict(padding=padding)
+    for fwd, ref in ((cc.max_pool2d, naive.max_pool2d_naive), (cc.avg_pool2d, naive.avg_pool2d_naive)):
+        y, expected = fwd(x, k, **kw), ref(x, k, **kw).astype(dtype)
+        np.testing.assert_array_equal(y == np.inf, expected == np.inf)
+        np.testing.assert_array_equal(y == -np.inf, expected == -np.inf)
+        assert not np.isnan(y).any()
+        finite = np.isfinite(expected)
+        assert_allclose(y[finite], expected[finite], rtol=1e-5, atol=1e-6)
+    dout = randn(rng, *cc.max_pool2d(x, k, **kw).shape).astype(dtype)
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw),
+                    naive.max_pool2d_backward_naive(dout, x, k, **kw).astype(dtype))
+    dout[0, 0, 0, 0] = np.inf                            # spreads over its own window only
+    dx = cc.avg_pool2d_backward(dout, x, k, **kw)
+    assert np.isinf(dx).sum() == (k - padding) ** 2    # the real elements of the first window
+    assert np.isinf(dx[0, 0, :k - padding, :k - padding]).all() and not np.isnan(dx).any()
+
+
+@pytest.mark.parametrize("layout", ["fortran", "reversed-rows", "every-other-image"])
+def test_pooling_any_memory_layout(layout):
+    """The tile paths view the input as flat rows where they can; other layouts must give the same
+    numbers (x, dout and the results)."""
+    rng = np.random.default_rng(39)
+    base = rng.integers(0, 4, size=(4, 3, 8, 10)).astype(float)
+    x = {"fortran": np.asfortranarray(base), "reversed-rows": base[:, :, ::-1],
+         "every-other-image": base[::2]}[layout]
+    y = cc.max_pool2d(x, 2)
+    dout = np.asfortranarray(randn(rng, *y.shape))
+    xc = np.ascontiguousarray(x)
+    np.testing.assert_array_equal(y, naive.max_pool2d_naive(xc, 2))
+    np.testing.assert_array_equal(cc.max_pool2d_backward(dout, x, 2),
+                                  naive.max_pool2d_backward_naive(dout, xc, 2))
+    assert_allclose(cc.avg_pool2d(x, 2), naive.avg_pool2d_naive(xc, 2))
+    assert_allclose(cc.avg_pool2d_backward(dout, x, 2), cc.avg_pool2d_backward(np.ascontiguousarray(dout), xc, 2))
