@@ -95,14 +95,35 @@ def test_parallel_pooling_equals_serial(forced, monkeypatch, kernel, stride, pad
     dout = rng.standard_normal(y_max.shape)
     dx_max = cc.max_pool2d_backward(dout, x, kernel, **kw)
     dx_avg = cc.avg_pool2d_backward(dout, x, kernel, **kw)
+    _, arg = cc.max_pool2d(x, kernel, return_argmax=True, **kw)
+    dx_arg = cc.max_pool2d_backward(dout, x, kernel, argmax=arg, **kw)
     assert_allclose(y_max, naive.max_pool2d_naive(x, kernel, **kw))
     assert_allclose(dx_max, naive.max_pool2d_backward_naive(dout, x, kernel, **kw))
     _serial(monkeypatch)
     for got, want in [(y_max, cc.max_pool2d(x, kernel, **kw)),
                       (y_avg, cc.avg_pool2d(x, kernel, **kw)),
                       (dx_max, cc.max_pool2d_backward(dout, x, kernel, **kw)),
-                      (dx_avg, cc.avg_pool2d_backward(dout, x, kernel, **kw))]:
+                      (dx_avg, cc.avg_pool2d_backward(dout, x, kernel, **kw)),
+                      (arg, cc.max_pool2d_argmax(x, kernel, **kw)),
+                      (dx_arg, dx_max)]:
         np.testing.assert_array_equal(got, want)
+
+
+def test_parallel_average_pooling_by_tiles(forced, monkeypatch):
+    """A map too wide for the matrix product, and an infinity that sends a narrow one back to the
+    tile path: both split over the threads."""
+    rng = np.random.default_rng(10)
+    for x in (rng.standard_normal((5, 2, 4, 60)), rng.standard_normal((5, 2, 6, 6))):
+        x[1, 0, 0, 0] = np.inf
+        y = cc.avg_pool2d(x, 2)
+        dout = rng.standard_normal(y.shape)
+        dx = cc.avg_pool2d_backward(dout, x, 2)
+        assert np.isinf(y).sum() == 1 and np.isinf(y[1, 0, 0, 0])
+        assert_allclose(y[np.isfinite(y)], naive.avg_pool2d_naive(x, 2)[np.isfinite(y)])
+        _serial(monkeypatch)
+        np.testing.assert_array_equal(y, cc.avg_pool2d(x, 2))
+        np.testing.assert_array_equal(dx, cc.avg_pool2d_backward(dout, x, 2))
+        monkeypatch.setattr(_parallel, "workers", lambda: 2)
 
 
 def test_padding_frame_stays_zero_between_calls(forced):
