@@ -11,9 +11,9 @@ Implementation (no loop over pixels or images):
   flat result and itself shifted by ``a`` rows (contiguous, one pass each), keeping the first row of
   every block of ``kh`` rows by one copy of whole rows (``_tile_reduce``). The max-pooling
   backward pass finds each window's first maximum the same way, as the offset ``a*kw + b``, and
-  writes the gradient there with one scatter; :func:`max_pool2d` can return those offsets
-  (``return_argmax=True``) so that :func:`max_pool2d_backward` does not search again. Average
-  pooling of tiles is one matrix product with a 0/1 matrix (``_sum_by_product``).
+  writes the gradient there with one scatter; :func:`~cnn_core.max_pool2d` can return those
+  offsets (``return_argmax=True``) so that :func:`~cnn_core.max_pool2d_backward` does not search
+  again. Average pooling of tiles is one matrix product with a 0/1 matrix (``_sum_by_product``).
 - **Other strides** (overlapping windows, or gaps): a loop over the ``kh*kw`` offsets inside the
   window, each a strided slice of the whole batch; this works for overlapping windows because for
   one offset the slices of different windows never overlap.
