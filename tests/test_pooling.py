@@ -338,3 +338,17 @@ def test_pooling_any_memory_layout(layout):
                                   naive.max_pool2d_backward_naive(dout, xc, 2))
     assert_allclose(cc.avg_pool2d(x, 2), naive.avg_pool2d_naive(xc, 2))
     assert_allclose(cc.avg_pool2d_backward(dout, x, 2), cc.avg_pool2d_backward(np.ascontiguousarray(dout), xc, 2))
+
+
+def test_max_pool2d_windows_larger_than_a_byte():
+    """17×17 windows have 289 offsets, more than uint8 holds: the offsets must come out whole."""
+    rng = np.random.default_rng(40)
+    x = rng.uniform(0, 1, size=(2, 2, 34, 17))
+    x[:, :, 16, 16] = x[:, :, 33, 3] = 2.0                  # offsets 16*17 + 16 = 288 and 16*17 + 3
+    y, arg = cc.max_pool2d(x, 17, return_argmax=True)
+    assert arg.dtype.itemsize > 1
+    np.testing.assert_array_equal(arg[..., 0], [[[288, 275]] * 2] * 2)
+    dout = randn(rng, *y.shape)
+    expected = naive.max_pool2d_backward_naive(dout, x, 17)
+    np.testing.assert_array_equal(cc.max_pool2d_backward(dout, x, 17, argmax=arg), expected)
+    np.testing.assert_array_equal(cc.max_pool2d_backward(dout, x, 17), expected)
