@@ -118,6 +118,7 @@ class MaxPool2D(_Pool):
     """Max pooling (:func:`max_pool2d`); the gradient goes to each window's maximum. The forward
     pass keeps which element each maximum was (``return_argmax``), so the backward pass does not
     search for it again."""
+
     def __init__(self, kernel_size, *, stride=None, padding=0):
         super().__init__(kernel_size, stride=stride, padding=padding)
         self.argmax = None

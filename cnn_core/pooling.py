@@ -215,8 +215,9 @@ def _tile_reduce(op, xp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.nda
 
 def _fold_argmax(views: list, best: np.ndarray, arg: np.ndarray) -> None:
     """Maximum of ``views`` into ``best`` and the index of the first view that holds it into
-    ``arg`` (uint8): strict ``>``, so an earlier view keeps its place on a tie. Finite values only
-    (NaN is not handled). With two views ``best`` may be None (the index alone is computed)."""
+    ``arg`` (uint8): strict ``>``, so an earlier view keeps its place on a tie. Infinities are
+    fine, NaN is not (every comparison with it is false). With two views ``best`` may be None
+    (the index alone is computed)."""
     np.greater(views[1], views[0], out=arg.view(np.bool_))       # 0 or 1: a bool is a uint8 byte
     if best is not None:
         np.maximum(views[0], views[1], out=best)
