@@ -252,7 +252,8 @@ def _tile_margins_zero(dxp: np.ndarray, g: ConvGeometry) -> None:
 
 
 def _tile_spread(d: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
-    """Every element of each tile of ``dxp`` gets its window's value of ``d`` ((n, C, H', W')):
+    """Every element of each tile of ``dxp`` gets its window's value of ``d`` ((n, C, H', W'),
+    C-contiguous, as :func:`avg_pool2d_backward` makes it):
     copied into each row of a block (one copy of whole rows per row offset), then into each
     column; the margins get 0."""
     (kh, kw), (ho, wo) = g.kernel, g.out_hw
@@ -261,7 +262,7 @@ def _tile_spread(d: np.ndarray, g: ConvGeometry, dxp: np.ndarray) -> None:
     else:
         rows = _scratch_array("pool_spread", (*d.shape[:2], ho * kh, wo), d.dtype)
         blocks = _records(rows, wo).reshape(-1, kh)
-        src = _records(np.ascontiguousarray(d), wo)
+        src = _records(d, wo)
         for r in range(kh):
             np.copyto(blocks[:, r], src)
     tiled = dxp[:, :, :ho * kh, :wo * kw]
