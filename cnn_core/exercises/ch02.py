@@ -185,9 +185,9 @@ register(Exercise(
                 "you padded with zeros: circular padding wraps around, the row "
                 "above row 0 is row H - 1 (np.pad(..., mode='wrap'))"),
         Mistake("padding on one side", _circular_one_side,
-                "you wrapped on one side only: the k_h - 1 extra rows go "
-                "(k_h - 1) // 2 above and the rest below, so output (i, j) is "
-                "centred on pixel (i, j)"),
+                "your windows start at pixel (i, j) instead of being centred "
+                "on it: subtract P_h = (k_h - 1) // 2 from the row index (with "
+                "np.pad: wrap P_h rows above and the rest below)"),
         Mistake("kernel flipped", _circular_flipped,
                 "you rotated the kernel by 180 degrees: that is a circular true "
                 "convolution; the cross-correlation uses K[u, v] as it is"),
