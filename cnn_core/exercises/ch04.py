@@ -217,8 +217,8 @@ register(Exercise(
                 "2x is the gradient of the sum of squares: the chain rule "
                 "through the square root divides by 2 * sqrt(sum) = 2z"),
         Mistake("divided by z²", _l2_back_squared,
-                "you divided by z²: the derivative of sqrt(q) is "
-                "1 / (2 sqrt(q)), so ∂z/∂x = x / z"),
+                "you divided by z²: the chain rule through the square "
+                "root gives ∂z/∂x = 2x / (2z) = x / z"),
         Mistake("δ not spread",
                 lambda delta, x, k:
                 x / cc.up(cc.lp_pool2d(x, k, p=2), k),
