@@ -205,3 +205,67 @@ register(Exercise(
                 "against y0 = m1 + m2 + m3"),
     ),
 ))
+
+# The exercises of the appendix on numpy engineering, which continues this
+# chapter (book/appendix_numpy_engineering.ipynb), are registered here too.
+
+# ex-fast-avgpool: average pooling of tiles as the mean of k^2 slices
+
+
+def _pool_cases(rng):
+    return [Case((rng.standard_normal((2, 3, 6, 8)), 2)),
+            Case((rng.standard_normal((1, 2, 9, 6)), 3)),
+            Case((rng.standard_normal((3, 1, 4, 4)), 1)),
+            Case((rng.standard_normal((1, 1, 8, 4)), 4))]
+
+
+register(Exercise(
+    label="ex-fast-avgpool",
+    what="average pooling of k x k tiles from k^2 strided slices",
+    reference=lambda x, k: cc.avg_pool2d(x, k),
+    cases=_pool_cases,
+    mistakes=(
+        Mistake("sum instead of mean",
+                lambda x, k: cc.avg_pool2d(x, k) * k * k,
+                "you summed the slices: the mean divides the sum by k^2"),
+        Mistake("divided by k",
+                lambda x, k: cc.avg_pool2d(x, k) * k,
+                "a k x k window has k^2 elements: divide by k**2, not k"),
+    ),
+))
+
+# ex-eng-avg-adjoint: the backward pass of average pooling from X S
+
+
+def _avg_back_cases(rng):
+    out = []
+    for (N, C, H, W), k in [((2, 3, 6, 8), 2), ((1, 2, 9, 6), 3),
+                            ((1, 1, 4, 4), 4)]:
+        x = rng.standard_normal((N, C, H, W))
+        dout = rng.standard_normal((N, C, H // k, W // k))
+        out.append(Case((dout, x, k)))
+    return out
+
+
+def _first_element_only(dout, x, k):
+    dx = np.zeros_like(x)
+    dx[:, :, ::k, ::k] = dout / (k * k)
+    return dx
+
+
+register(Exercise(
+    label="ex-eng-avg-adjoint",
+    what="dE/dx of average pooling of k x k tiles, as dE/dY S^T / k^2",
+    reference=lambda dout, x, k: cc.avg_pool2d_backward(dout, x, k),
+    cases=_avg_back_cases,
+    mistakes=(
+        Mistake("not divided by k^2",
+                lambda dout, x, k: cc.avg_pool2d_backward(dout, x, k) * k * k,
+                "the forward pass divides by k_h k_w = k^2, and so does its "
+                "adjoint: dE/dX = dE/dY S^T / k^2"),
+        Mistake("gradient to one element per window",
+                _first_element_only,
+                "every element of a window enters its mean, so every one "
+                "gets 1/k^2 of the window's gradient, not only the first"),
+    ),
+))
