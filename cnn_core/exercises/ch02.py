@@ -193,3 +193,33 @@ register(Exercise(
                 "convolution; the cross-correlation uses K[u, v] as it is"),
     ),
 ))
+
+
+# --- ex-conv-even-same: where the 'same' output sits in the full one (a value) -----------------
+
+def _same_start(k, size=7):
+    """The row (= column) of the full cross-correlation where 'same' starts."""
+    rng = np.random.default_rng(k)
+    I, K = rng.standard_normal((size, size)), rng.standard_normal((k, k))
+    full, same = cc.correlate2d(I, K, "full"), cc.correlate2d(I, K, "same")
+    starts = [o for o in range(k) if np.allclose(full[o:o + size, o:o + size], same)]
+    assert len(starts) == 1
+    return starts[0]
+
+
+register(Exercise(
+    label="ex-conv-even-same",
+    what="the first row of the full result that the 'same' output keeps",
+    reference=_same_start(4),
+    rtol=0.0, atol=1e-9,
+    mistakes=(
+        Mistake("the convolution's offset", (4 - 1) // 2,
+                "that is where scipy's (and MATLAB's) true convolution starts its "
+                "'same' output, floor((k - 1)/2); count instead how many of the "
+                "full result's k - 1 top rows of zeros the 'same' padding leaves "
+                "out"),
+        Mistake("not an integer", (4 - 1) / 2,
+                "(k - 1)/2 = 1.5 is the padding a symmetric split would need; a "
+                "row index is an integer"),
+    ),
+))
