@@ -49,7 +49,8 @@ ZIP_NAME = "student-notebooks.zip"
 SITE_FOLDER = "exercises"            # _build/html/exercises/NN_name.ipynb and the zip
 BUTTON_LABEL = "download-student-button"
 BUTTON_TEXT = "student .ipynb"
-COLAB_INSTALL = '!pip install "cnn_core[data] @ git+https://github.com/cnn-core/cnn-math-verified"'
+COLAB_INSTALL = ('%pip install \\\n'
+                 '        "cnn_core[data] @ git+https://github.com/cnn-core/cnn-math-verified"')
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>.*?)[ \t]*$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}[ \t]*(?P<arg>.*)$")
@@ -408,9 +409,15 @@ def write_site_files(app, exception) -> None:
     """After the build: every student notebook (also of pages not rewritten) and the zip."""
     if exception is not None or app.builder.format != "html":
         return
-    sources = [Path(app.env.doc2path(d)) for d in sorted(app.env.found_docs)]
-    sources = [s for s in sources if wants_student_notebook(s)]
-    paths = [write_student_notebook(s, _site_folder(app)) for s in sources]
+    paths = []
+    for docname in sorted(app.env.found_docs):
+        source = Path(app.env.doc2path(docname))
+        if not wants_student_notebook(source):
+            continue
+        # the copy this build serves as the page's .ipynb, so that the two always agree
+        served = Path(app.outdir) / "_sources" / (docname + source.suffix)
+        paths.append(write_student_notebook(served if served.is_file() else source,
+                                            _site_folder(app)))
     write_zip(paths, _site_folder(app) / ZIP_NAME)
 
 
