@@ -111,6 +111,11 @@ def _standardize_per_image(x):
     return (x - mean) / x.std(axis=(2, 3), keepdims=True)
 
 
+def _standardize_sample_std(x):
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    return (x - mean) / x.std(axis=(0, 2, 3), keepdims=True, ddof=1)
+
+
 def _standardize_per_pixel(x):
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
@@ -127,6 +132,10 @@ register(Exercise(
         Mistake("per image", _standardize_per_image,
                 "you standardised each image on its own (axis=(2, 3)): the "
                 "statistics of channel c run over the whole batch, axes (0, 2, 3)"),
+        Mistake("sample standard deviation", _standardize_sample_std,
+                "you divided by the sample standard deviation (ddof=1): use "
+                "np.std's default, ddof=0, so that the result has standard "
+                "deviation exactly 1"),
         Mistake("per pixel", _standardize_per_pixel,
                 "you averaged over the batch only (axis=0), i.e. per pixel: the "
                 "statistics of channel c run over axes (0, 2, 3)"),
