@@ -106,3 +106,14 @@ def test_write_all_writes_notebooks_and_zip(tmp_path):
 def test_every_numbered_chapter_gets_one():
     chapters = {p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")}
     assert chapters <= {p.name for p in book_paths()}
+
+
+def test_roles_become_plain_text():
+    text = ("A {term}`Stride <stride>` and {term}`kernel`: eq. {eq}`eq-a`, {cite}`a2001,b2002`, "
+            "{doc}`06_backpropagation`, {numref}`fig-x`, {ref}`the preface <sec-p>`, "
+            "{func}`cnn_core.conv2d`.\n\n```python\nx = '{term}`kept in code`'\n```")
+    assert sn.plain_roles(text) == (
+        "A Stride and kernel: eq. (eq-a), [a2001, b2002], 06_backpropagation, (fig-x), the "
+        "preface, `cnn_core.conv2d`.\n\n```python\nx = '{term}`kept in code`'\n```")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    assert sn.student_notebook(nb).cells[1].source == sn.plain_roles(text)

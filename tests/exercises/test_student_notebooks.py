@@ -189,7 +189,7 @@ def solution_material(book) -> dict[str, set]:
             for output in cell.get("outputs", []):
                 outputs |= _lines(output_text(output))
     for region in regions:
-        prose |= {line for line in _lines(region["prose"])
+        prose |= {line for line in _lines(sn.plain_roles(region["prose"]))
                   if not re.match(r"^(`{3,}|:{3,}|~{3,})|^:[\w-]+:", line)}
     outside_book = nbformat.from_dict({**book, "cells": [
         c for i, c in enumerate(book.cells) if i not in inside]})
