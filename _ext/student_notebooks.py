@@ -57,7 +57,6 @@ COLAB_INSTALL = ('%pip install \\\n'
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>.*?)[ \t]*$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}[ \t]*(?P<arg>.*)$")
-EXERCISE_DIRECTIVE = re.compile(r"^[ \t]*(`{3,}|:{3,})[ \t]*\{exercise\}", re.M)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +332,13 @@ def _toc_files(node) -> list[str]:
 
 
 def has_exercises(path: Path) -> bool:
-    return bool(EXERCISE_DIRECTIVE.search(path.read_text(encoding="utf-8")))
+    """Whether a notebook has an {exercise} directive in one of its markdown cells."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable (e.g. being written): treat as none
+        return False
+    return any(name == "exercise" for cell in nb.cells if cell.cell_type == "markdown"
+               for name, *_ in directive_blocks(cell.source))
 
 
 def is_chapter(path: Path) -> bool:

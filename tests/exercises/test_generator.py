@@ -117,3 +117,15 @@ def test_roles_become_plain_text():
         "preface, `cnn_core.conv2d`.\n\n```python\nx = '{term}`kept in code`'\n```")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
     assert sn.student_notebook(nb).cells[1].source == sn.plain_roles(text)
+
+
+def test_a_notebook_with_exercises_gets_a_student_version(tmp_path):
+    """Also when it is not a numbered chapter (the appendix): the {exercise} is found in the
+    notebook's markdown cells (not in its raw JSON text)."""
+    nb = synthetic_book_notebook()
+    path = tmp_path / "appendix_something.ipynb"
+    nbformat.write(nb, path)
+    assert sn.has_exercises(path) and sn.wants_student_notebook(path)
+    nb.cells = [c for c in nb.cells if "{exercise}" not in c.source]
+    nbformat.write(nb, path)
+    assert not sn.has_exercises(path) and not sn.wants_student_notebook(path)
