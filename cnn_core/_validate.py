@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_ndim", "as_pair", "as_labels", "as_int", "as_real", "check_shape",
+__all__ = ["as_float_array", "check_ndim", "as_pair", "as_labels", "as_int", "as_real",
            "check_pool_args", "check_rng", "check_axis"]
 
 
@@ -109,14 +109,6 @@ def as_real(value, name: str, *, low: float | None = None, high: float | None = 
             high is not None and (v >= high if high_open else v > high)):
         raise ValueError(f"{name} must {rule}; got {value!r}")
     return v
-
-
-def check_shape(arr: np.ndarray, expected: tuple, name: str, layout: str, where: str) -> None:
-    """Raise ``ValueError`` unless ``arr.shape == expected``, e.g.
-    ``Dense.backward: dout must have shape (32, 10) (batch, out_features), got (32, 9)``."""
-    if arr.shape != tuple(expected):
-        raise ValueError(f"{where}: {name} must have shape {tuple(expected)} {layout}, "
-                         f"got {arr.shape}")
 
 
 def check_pool_args(kernel_size, stride, padding) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import activations as act
 from ._validate import (as_float_array, as_int, as_pair, as_real, check_ndim, check_pool_args,
-                        check_rng, check_shape)
+                        check_rng)
 from .conv import conv2d, conv2d_backward
 from .init import he_normal, xavier_uniform
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
@@ -59,10 +59,15 @@ class Layer:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return value
 
-    def _dout(self, dout, expected, layout="(the forward output's shape)"):
-        """``dout`` as a float array of the last forward output's shape ``expected``."""
+    def _dout(self, dout, expected, layout=""):
+        """``dout`` as a float array of the last forward output's shape ``expected``, e.g.
+        ``Dense.backward: dout must have the forward output's shape (32, 10) (batch,
+        out_features); got (32, 9)``."""
         dout = as_float_array(dout, "dout")
-        check_shape(dout, expected, "dout", layout, f"{type(self).__name__}.backward")
+        if dout.shape != tuple(expected):
+            wanted = f"{tuple(expected)} {layout}".rstrip()
+            raise ValueError(f"{type(self).__name__}.backward: dout must have the forward "
+                             f"output's shape {wanted}; got {dout.shape}")
         return dout
 
     def __repr__(self):
@@ -194,7 +199,7 @@ class _Activation(Layer):
 
     def backward(self, dout):
         u = self._cached("u")
-        return self._dout(dout, u.shape, "(the shape of the forward input u)") * self._df(u)
+        return self._dout(dout, u.shape, "(the shape of u)") * self._df(u)
 
 
 class ReLU(_Activation):
@@ -376,7 +381,7 @@ class Sequential(Layer):
 
     def backward(self, dout):
         if self.layers:
-            dout = self._dout(dout, self._cached("out_shape"), "(the forward output's shape)")
+            dout = self._dout(dout, self._cached("out_shape"))
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
