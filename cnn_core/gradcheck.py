@@ -27,7 +27,8 @@ def rel_error(a, b) -> float:
     a = as_float_array(a, "a").astype(np.float64, copy=False)
     b = as_float_array(b, "b").astype(np.float64, copy=False)
     if a.shape != b.shape:
-        raise ValueError(f"rel_error needs equal shapes; got {a.shape} and {b.shape}")
+        raise ValueError(f"rel_error needs equal shapes; got {a.shape} and {b.shape} (a and b "
+                         f"must have the same shape)")
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)) + np.max(np.abs(b)), 1e-30))
@@ -82,6 +83,12 @@ class GradientReport:
     """Relative errors between analytic and numerical gradients, one row per quantity."""
 
     rows: list[tuple[str, tuple, float]]
+
+    def __post_init__(self):
+        if not isinstance(self.rows, list) or not all(
+                isinstance(r, tuple) and len(r) == 3 and isinstance(r[0], str) for r in self.rows):
+            raise TypeError(f"rows must be a list of (name, shape, relative error) triples; "
+                            f"got {self.rows!r}")
 
     @property
     def max_error(self) -> float:

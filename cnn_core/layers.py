@@ -351,7 +351,7 @@ class Sequential(Layer):
     def __init__(self, *layers: Layer):
         super().__init__()
         for i, layer in enumerate(layers):
-            if not (callable(getattr(layer, "forward", None))
+            if isinstance(layer, type) or not (callable(getattr(layer, "forward", None))
                     and callable(getattr(layer, "backward", None))
                     and callable(getattr(layer, "parameters", None))):
                 raise TypeError(f"Sequential: layer {i} must be a Layer (with forward, backward "

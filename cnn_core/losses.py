@@ -51,6 +51,9 @@ def cross_entropy(logits, labels):
     z = as_float_array(logits, "logits")
     check_ndim(z, 2, "logits", "(N, K)")
     n, k = z.shape
+    if np.shape(labels) != (n,):
+        raise ValueError(f"labels must have shape ({n},), one class index per row; got "
+                         f"{np.shape(labels)} for logits of shape {z.shape}")
     t = as_labels(labels, n, k)
     rows = np.arange(n)
     loss = _mean(-log_softmax(z)[rows, t].sum(), n)

@@ -106,9 +106,9 @@ def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.
     epochs = as_int(epochs, "epochs", minimum=0)
     batch_size = as_int(batch_size, "batch_size")
     x = _inputs(x)
-    y = _targets(y, len(x))
     if len(x) == 0:
         raise ValueError(f"x is empty (shape {x.shape}): fit needs at least one training example")
+    y = _targets(y, len(x))
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val go together: give both or neither")
     if x_val is not None:
