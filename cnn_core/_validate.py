@@ -77,7 +77,8 @@ def as_labels(labels, n: int, num_classes: int, name: str = "labels") -> np.ndar
 def as_int(value, name: str, *, minimum: int = 1) -> int:
     """A Python int of at least ``minimum`` (bool is not an int here)."""
     if not _is_int(value):
-        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} "
+                        f"({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
     return int(value)
@@ -122,7 +123,8 @@ def check_pool_args(kernel_size, stride, padding) -> None:
     p = as_pair(padding, "padding", minimum=0)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"padding must be at most half the window: padding={padding} with "
-                         f"kernel_size={kernel_size} (a window must hold at least one real element)")
+                         f"kernel_size={kernel_size} (a window must hold at least one real "
+                         f"element)")
 
 
 def check_rng(rng, name: str = "rng") -> None:

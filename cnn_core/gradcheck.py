@@ -130,7 +130,7 @@ def check_layer_gradients(layer, x, *, rng: np.random.Generator, h: float = 1e-6
     A random upstream gradient ``dout`` from ``rng`` is used, so every output element matters.
     ``x`` and the parameters should be float64.
     """
-    if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+    if not all(callable(getattr(layer, m, None)) for m in ("forward", "backward")):
         raise TypeError(f"layer must have forward() and backward() (a Layer or Sequential); "
                         f"got {type(layer).__name__}")
     check_rng(rng)

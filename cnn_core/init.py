@@ -13,10 +13,12 @@ def fans(shape) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a dense weight ``(out, in)`` or a conv kernel ``(F, C, kh, kw)``."""
     if not isinstance(shape, (tuple, list)) or not all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape):
-        raise TypeError(f"shape must be a tuple of ints, (out, in) or (F, C, kh, kw); got {shape!r}")
+        raise TypeError(f"shape must be a tuple of ints, (out, in) or (F, C, kh, kw); "
+                        f"got {shape!r}")
     shape = tuple(int(s) for s in shape)
     if len(shape) in (2, 4) and min(shape) < 1:
-        raise ValueError(f"shape must have every size >= 1 (a fan of 0 divides by zero); got {shape}")
+        raise ValueError(f"shape must have every size >= 1 (a fan of 0 divides by zero); "
+                         f"got {shape}")
     if len(shape) == 2:
         return shape[1], shape[0]
     if len(shape) == 4:
@@ -35,7 +37,8 @@ def _float_dtype(dtype) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be a floating-point dtype such as np.float64; got {dtype!r}") from None
+        raise TypeError(f"dtype must be a floating-point dtype such as np.float64; "
+                        f"got {dtype!r}") from None
     if not np.issubdtype(dt, np.floating):
         raise TypeError(f"dtype must be a floating-point dtype such as np.float64; got {dt}")
     return dt

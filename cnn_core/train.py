@@ -64,9 +64,11 @@ def predict(model, x, *, batch_size: int = 512) -> np.ndarray:
 
 
 def _accuracy(logits, y) -> float:
-    """Fraction of rows whose largest logit is at the label; NaN for no rows (a mean over nothing)."""
+    """Fraction of rows whose largest logit is at the label; NaN for no rows (a mean over
+    nothing)."""
     if np.ndim(logits) != 2:
-        raise ValueError(f"accuracy needs logits of shape (N, K); the model gave {np.shape(logits)}")
+        raise ValueError(f"accuracy needs logits of shape (N, K); the model gave "
+                         f"{np.shape(logits)}")
     return float((logits.argmax(axis=1) == y).mean()) if len(y) else float("nan")
 
 
@@ -83,6 +85,31 @@ def evaluate(model, x, y, *, loss=cross_entropy, batch_size: int = 512) -> tuple
     return value, _accuracy(logits, y)
 
 
+def _check_fit(model, x, y, optimizer, epochs, batch_size, rng, loss, x_val, y_val, out):
+    """Every argument of :func:`fit`, checked before training starts; returns the arrays."""
+    check_rng(rng)
+    _check_model(model, methods=("forward", "backward"))
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must have a step() method, e.g. cc.SGD(model, lr=0.1); "
+                        f"got {type(optimizer).__name__}")
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable loss(logits, y) -> (value, grad); got {loss!r}")
+    as_int(epochs, "epochs", minimum=0)
+    as_int(batch_size, "batch_size")
+    x = _inputs(x)
+    if len(x) == 0:
+        raise ValueError(f"x is empty (shape {x.shape}): fit needs at least one training example")
+    y = _targets(y, len(x))
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val go together: give both or neither")
+    if x_val is not None:
+        x_val = _inputs(x_val, "x_val")
+        y_val = _targets(y_val, len(x_val), "y_val", "x_val")
+    if out is not None and not callable(getattr(out, "write", None)):
+        raise TypeError(f"out must be a writable text stream (with write()); got {out!r}")
+    return x, y, x_val, y_val
+
+
 def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.Generator,
         loss=cross_entropy, x_val=None, y_val=None, progress: bool = True,
         show_time: bool = False, out=None) -> History:
@@ -96,26 +123,8 @@ def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.
     Every argument is checked before training starts; an empty training set is an error (there
     is nothing to average the training loss over).
     """
-    check_rng(rng)
-    _check_model(model, methods=("forward", "backward"))
-    if not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"optimizer must have a step() method, e.g. cc.SGD(model, lr=0.1); "
-                        f"got {type(optimizer).__name__}")
-    if not callable(loss):
-        raise TypeError(f"loss must be a callable loss(logits, y) -> (value, grad); got {loss!r}")
-    epochs = as_int(epochs, "epochs", minimum=0)
-    batch_size = as_int(batch_size, "batch_size")
-    x = _inputs(x)
-    if len(x) == 0:
-        raise ValueError(f"x is empty (shape {x.shape}): fit needs at least one training example")
-    y = _targets(y, len(x))
-    if (x_val is None) != (y_val is None):
-        raise ValueError("x_val and y_val go together: give both or neither")
-    if x_val is not None:
-        x_val = _inputs(x_val, "x_val")
-        y_val = _targets(y_val, len(x_val), "y_val", "x_val")
-    if out is not None and not callable(getattr(out, "write", None)):
-        raise TypeError(f"out must be a writable text stream (with write()); got {out!r}")
+    x, y, x_val, y_val = _check_fit(model, x, y, optimizer, epochs, batch_size, rng, loss,
+                                    x_val, y_val, out)
     out = sys.stdout if out is None else out
     hist = History()
     n = len(x)

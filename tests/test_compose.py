@@ -58,7 +58,8 @@ def _stack(data):
             layer.params["b"][...] = rng.standard_normal(c)
             shape = (c, h // 2, w // 2)
         else:
-            layer = {"tanh": cc.Tanh, "sigmoid": cc.Sigmoid, "leaky": lambda: cc.LeakyReLU(0.2)}[kind]()
+            layer = {"tanh": cc.Tanh, "sigmoid": cc.Sigmoid,
+                     "leaky": lambda: cc.LeakyReLU(0.2)}[kind]()
         layers.append(layer)
         shapes.append(shape)
     if data.draw(st.booleans(), label="dense head"):

@@ -37,8 +37,8 @@ for _name in ("relu", "relu_derivative", "sigmoid", "sigmoid_derivative", "tanh"
               "tanh_derivative", "leaky_relu", "leaky_relu_derivative"):
     _f = getattr(cc, _name)
     _derivative = _name in ("relu_derivative", "leaky_relu_derivative")
-    CASES[_name] = array_cases(_name, "u", _f, U, ndim=False, nan=None if _derivative else "propagates",
-                               empty={0: emptied(lambda f=_f: f(U))})
+    CASES[_name] = array_cases(_name, "u", _f, U, ndim=False,
+                               nan=None if _derivative else "propagates", empty={0: emptied(lambda f=_f: f(U))})
     if _derivative:                       # PyTorch's ReLU backward: NaN is not > 0, so no slope 1
         CASES[_name].append(returns(_name, "u = NaN: the slope for u <= 0, as PyTorch's",
                                     lambda f=_f: f(np.array([np.nan, 1.0])),
@@ -201,7 +201,8 @@ for _name in ("max_pool2d", "avg_pool2d", "lp_pool2d", "max_pool2d_argmax", "max
     CASES[_name] = [
         *array_cases(_name, "x", lambda v, f=_f: f(v, 2), XP,
                      empty={0: emptied(lambda f=_f: f(XP, 2)), 2: (ValueError, ("kernel",))},
-                     nan=None if _name in ("max_pool2d_argmax", "max_pool2d_mask") else "propagates"),
+                     nan=None if _name in ("max_pool2d_argmax", "max_pool2d_mask")
+                     else "propagates"),
         *_pool_settings(_name, lambda f=_f, **kw: f(XP, **(dict(kernel_size=2) | kw)),
                         padding=_name != "lp_pool2d"),
     ]
@@ -238,12 +239,13 @@ for _name in ("conv_output_size", "conv_transpose_output_size"):
         *int_cases(_name, "padding", lambda v, f=_f: f(8, 3, padding=v), minimum=0),
     ]
 CASES["resolve_padding"] = [
-    *pair_cases("resolve_padding", "padding", lambda v: cc.resolve_padding(v, (3, 3), (1, 1), (1, 1)),
-                minimum=0),
+    *pair_cases("resolve_padding", "padding",
+                lambda v: cc.resolve_padding(v, (3, 3), (1, 1), (1, 1)), minimum=0),
     raises("resolve_padding", "padding = 'circular'",
            lambda: cc.resolve_padding("circular", (3, 3), (1, 1), (1, 1)), ValueError, "padding"),
     raises("resolve_padding", "padding = 'same' with stride (2, 2)",
-           lambda: cc.resolve_padding("same", (3, 3), (1, 1), (2, 2)), ValueError, "same", "stride"),
+           lambda: cc.resolve_padding("same", (3, 3), (1, 1), (2, 2)), ValueError, "same",
+           "stride"),
     raises("resolve_padding", "kernel_size = 3 (not a pair)",
            lambda: cc.resolve_padding("same", 3, (1, 1), (1, 1)), TypeError, "kernel_size"),
 ]
@@ -284,7 +286,7 @@ for _name in ("l1_penalty_on_alpha", "entropy_penalty", "l1_penalty_on_relu_weig
     _f = getattr(cc, _name)
     CASES[_name] = [
         *array_cases(_name, "c", lambda v, f=_f: f(v, 0.1), C,
-                     empty={0: (ValueError, ("at least one",)), 1: (ValueError, ("at least one",))}),
+                     empty={axis: (ValueError, ("at least one",)) for axis in (0, 1)}),
         *real_cases(_name, "lam", lambda v, f=_f: f(C, v), below=-0.1),
     ]
 CASES["connection_table"] = [
@@ -329,8 +331,8 @@ CASES["check_implementation"] = [
            lambda: cc.check_implementation(3, cc.relu, _CASE), TypeError, "candidate"),
     raises("check_implementation", "reference = None",
            lambda: cc.check_implementation(cc.relu, None, _CASE), TypeError, "reference"),
-    raises("check_implementation", "no cases", lambda: cc.check_implementation(cc.relu, cc.relu, []),
-           ValueError, "cases", "empty"),
+    raises("check_implementation", "no cases",
+           lambda: cc.check_implementation(cc.relu, cc.relu, []), ValueError, "cases", "empty"),
     raises("check_implementation", "cases = 3 (not a list)",
            lambda: cc.check_implementation(cc.relu, cc.relu, 3), TypeError, "cases"),
     raises("check_implementation", "a case that is not (args, kwargs)",
@@ -350,10 +352,10 @@ CASES["rel_error"] = [
 ]
 XG = lin(2, 3)
 CASES["numerical_gradient"] = [
-    raises("numerical_gradient", "f = 3 (not callable)", lambda: cc.numerical_gradient(3, XG.copy()),
-           TypeError, "f"),
-    raises("numerical_gradient", "x of ints", lambda: cc.numerical_gradient(np.sum, np.ones(3, int)),
-           TypeError, "x", "float64"),
+    raises("numerical_gradient", "f = 3 (not callable)",
+           lambda: cc.numerical_gradient(3, XG.copy()), TypeError, "f"),
+    raises("numerical_gradient", "x of ints",
+           lambda: cc.numerical_gradient(np.sum, np.ones(3, int)), TypeError, "x", "float64"),
     raises("numerical_gradient", "x a list", lambda: cc.numerical_gradient(np.sum, [1.0, 2.0]),
            TypeError, "x"),
     raises("numerical_gradient", "x not contiguous",
@@ -419,7 +421,8 @@ for _name in ("he_normal", "xavier_uniform"):
         raises(_name, "dtype = int (weights rounded to 0)",
                lambda f=_f: f((3, 2), np.random.default_rng(0), dtype=int), TypeError, "dtype"),
         raises(_name, "dtype = 'weights'",
-               lambda f=_f: f((3, 2), np.random.default_rng(0), dtype="weights"), TypeError, "dtype"),
+               lambda f=_f: f((3, 2), np.random.default_rng(0), dtype="weights"), TypeError,
+               "dtype"),
     ]
 
 # ---------------------------------------------------------------- data

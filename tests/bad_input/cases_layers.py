@@ -225,8 +225,10 @@ X_MC = np.linspace(-1, 1, 2 * 3 * 5 * 5).reshape(2, 3, 5, 5)
 # in_maps/out_maps are checked by combination._check_positive_int, which raises ValueError
 # for a value of the wrong type (TypeError elsewhere).
 CASES["MapCombination"] = [
-    *int_cases("MapCombination", "in_maps", lambda v: mapcomb(in_maps=v)(), type_error=ValueError),
-    *int_cases("MapCombination", "out_maps", lambda v: mapcomb(out_maps=v)(), type_error=ValueError),
+    *int_cases("MapCombination", "in_maps", lambda v: mapcomb(in_maps=v)(),
+               type_error=ValueError),
+    *int_cases("MapCombination", "out_maps", lambda v: mapcomb(out_maps=v)(),
+               type_error=ValueError),
     *pair_cases("MapCombination", "kernel_size", lambda v: mapcomb(kernel_size=v)()),
     *pair_cases("MapCombination", "stride", lambda v: mapcomb(stride=v)()),
     *real_cases("MapCombination", "init_logits", lambda v: mapcomb(init_logits=v)(),

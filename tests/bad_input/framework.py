@@ -87,7 +87,8 @@ def same_as(reference: Callable[[], object]):
     places)."""
     def check(result):
         expected = reference()
-        assert shapes(result) == shapes(expected), f"shapes {shapes(result)}, expected {shapes(expected)}"
+        got_shapes, want_shapes = shapes(result), shapes(expected)
+        assert got_shapes == want_shapes, f"shapes {got_shapes}, expected {want_shapes}"
         got = result if isinstance(result, tuple) else (result,)
         want = expected if isinstance(expected, tuple) else (expected,)
         for g, w in zip(got, want):
@@ -103,7 +104,8 @@ def emptied(reference: Callable[[], object], axis: int = 0):
 
     def check(result):
         expected = reference()
-        want = tuple(map(cut, shapes(expected))) if isinstance(expected, tuple) else cut(shapes(expected))
+        want = (tuple(map(cut, shapes(expected))) if isinstance(expected, tuple)
+                else cut(shapes(expected)))
         assert shapes(result) == want, f"shapes {shapes(result)}, expected {want}"
     return check
 

@@ -172,7 +172,8 @@ def _equal(a, b, where="") -> str | None:
 
 def _array_ids(obj) -> list[int]:
     """The identity of every parameter and gradient array (and an optimiser's arrays)."""
-    ids = [id(a) for d in (getattr(obj, "params", {}), getattr(obj, "grads", {})) for a in d.values()]
+    dicts = (getattr(obj, "params", {}), getattr(obj, "grads", {}))
+    ids = [id(a) for d in dicts for a in d.values()]
     return ids + [id(a) for pair in getattr(obj, "pairs", []) for a in pair]
 
 
