@@ -38,12 +38,12 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Digits:
     Pixel values 0–16 are scaled to [0, 1]. The split is stratified (each digit keeps its share in
     both parts) and fixed by ``seed``: the same call always gives the same split.
     """
+    _check_fraction(test_fraction)
+    seed = as_int(seed, "seed", minimum=0)
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:  # pragma: no cover - scikit-learn is in requirements.txt
         raise ImportError("load_digits needs scikit-learn (pip install scikit-learn)") from exc
-    _check_fraction(test_fraction)
-    seed = as_int(seed, "seed", minimum=0)
     bunch = _sk_load_digits()
     images = (bunch.images / 16.0)[:, None, :, :]
     labels = bunch.target.astype(np.int64)
