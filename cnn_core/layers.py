@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations as act
-from ._validate import (as_float_array, as_int, as_pair, as_real, check_ndim, check_pool_args,
-                        check_rng)
+from ._validate import as_float_array, as_int, as_pair, as_real, check_ndim, check_pool_args
 from .conv import conv2d, conv2d_backward
 from .init import he_normal, xavier_uniform
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
@@ -82,12 +81,6 @@ def _init_weight(shape, rng, init):
     raise ValueError(f"init must be 'he' or 'xavier'; got {init!r}")
 
 
-def _check_init(init, rng):
-    if init not in ("he", "xavier"):
-        raise ValueError(f"init must be 'he' or 'xavier'; got {init!r}")
-    check_rng(rng)
-
-
 class Conv2D(Layer):
     """Convolutional layer: ``x`` (N, C, H, W) → :func:`conv2d` → (N, F, H', W').
 
@@ -103,7 +96,6 @@ class Conv2D(Layer):
         kh, kw = as_pair(kernel_size, "kernel_size")
         resolve_padding(padding, (kh, kw), as_pair(dilation, "dilation"),
                         as_pair(stride, "stride"))                  # checks all three
-        _check_init(init, rng)
         self.conf = dict(stride=stride, padding=padding, dilation=dilation)
         self._add_param("w", _init_weight((f, c, kh, kw), rng, init))
         self._add_param("b", np.zeros(f))
@@ -265,7 +257,6 @@ class Dense(Layer):
         super().__init__()
         n_in = as_int(in_features, "in_features")
         n_out = as_int(out_features, "out_features")
-        _check_init(init, rng)
         self._add_param("w", _init_weight((n_out, n_in), rng, init))
         self._add_param("b", np.zeros(n_out))
         self.x = None
