@@ -47,7 +47,7 @@ def numerical_gradient(f, x: np.ndarray, dout=None, *, h: float = 1e-6) -> np.nd
     h = as_real(h, "h", low=0, low_open=True)
     out_shape = np.shape(f(x))                    # checked once, before x is perturbed
     if dout is None and out_shape != ():
-        _needs_dout(out_shape)
+        raise ValueError(f"f returned an array of shape {out_shape}; pass dout of that shape")
     if dout is not None:
         dout = as_float_array(dout, "dout")
         if dout.shape != out_shape:
@@ -72,10 +72,6 @@ def numerical_gradient(f, x: np.ndarray, dout=None, *, h: float = 1e-6) -> np.nd
         flat[i] = old
         gflat[i] = (plus - minus) / (2 * h)
     return grad
-
-
-def _needs_dout(shape):
-    raise ValueError(f"f returned an array of shape {shape}; pass dout of that shape")
 
 
 @dataclass
