@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_ndim", "as_pair", "as_labels"]
+__all__ = ["as_float_array", "check_ndim", "as_pair", "as_labels", "as_int", "as_real",
+           "check_pool_args", "check_rng", "check_axis"]
 
 
 def as_float_array(x, name: str) -> np.ndarray:
@@ -71,3 +72,73 @@ def as_labels(labels, n: int, num_classes: int, name: str = "labels") -> np.ndar
             f"{name} must lie in [0, {num_classes}) for {num_classes} classes; found {bad}"
         )
     return arr.astype(np.intp, copy=False)
+
+
+def as_int(value, name: str, *, minimum: int = 1) -> int:
+    """A Python int of at least ``minimum`` (bool is not an int here)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def as_real(value, name: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number in the range given by ``low``/``high`` (open ends by ``*_open``).
+
+    ``TypeError`` for a non-number (str, None, bool, complex), ``ValueError`` for NaN, ±∞ or a
+    value out of range; both messages state the expected range, e.g.
+    ``momentum must lie in [0, 1); got 1.0``.
+    """
+    if low is not None and high is not None:
+        rule = (f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+    elif low is not None:
+        rule = f"be {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        rule = f"be {'<' if high_open else '<='} {high:g}"
+    else:
+        rule = ""
+    finite = f"{name} must be a finite real number" + (f" and {rule}" if rule else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{finite}; got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{finite}; got {value!r}")
+    if (low is not None and (v <= low if low_open else v < low)) or (
+            high is not None and (v >= high if high_open else v > high)):
+        raise ValueError(f"{name} must {rule}; got {value!r}")
+    return v
+
+
+def check_pool_args(kernel_size, stride, padding) -> None:
+    """The rules of :func:`cnn_core.max_pool2d` for its window, stride and padding, checked
+    without an input (so that a pooling layer can reject them in its constructor)."""
+    k = as_pair(kernel_size, "kernel_size")
+    if stride is not None:
+        as_pair(stride, "stride")
+    if isinstance(padding, str):
+        raise ValueError(f"padding of a pooling layer must be an int or (ph, pw); got {padding!r}")
+    p = as_pair(padding, "padding", minimum=0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"padding must be at most half the window: padding={padding} with "
+                         f"kernel_size={kernel_size} (a window must hold at least one real "
+                         f"element)")
+
+
+def check_rng(rng, name: str = "rng") -> None:
+    """``TypeError`` unless ``rng`` is a ``numpy.random.Generator``."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)); "
+                        f"got {type(rng).__name__}")
+
+
+def check_axis(axis, ndim: int, name: str = "axis") -> int:
+    """An axis of an array of ``ndim`` dimensions (negative counts from the end)."""
+    if not _is_int(axis):
+        raise TypeError(f"{name} must be an int; got {axis!r} ({type(axis).__name__})")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} must lie in [-{ndim}, {ndim}) for an array of {ndim} "
+                         f"dimensions; got {axis}")
+    return int(axis) % ndim

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array
+from ._validate import as_float_array, as_real, check_axis
 
 __all__ = ["relu", "relu_derivative", "leaky_relu", "leaky_relu_derivative", "sigmoid",
            "sigmoid_derivative", "tanh", "tanh_derivative", "softmax", "log_softmax",
@@ -30,12 +30,14 @@ def relu_derivative(u):
 def leaky_relu(u, slope: float = 0.01):
     r""":math:`u` for :math:`u > 0`, :math:`\text{slope}\cdot u` otherwise."""
     u = as_float_array(u, "u")
+    slope = as_real(slope, "slope")
     return np.where(u > 0, u, slope * u).astype(u.dtype, copy=False)
 
 
 def leaky_relu_derivative(u, slope: float = 0.01):
     r""":math:`1` for :math:`u > 0`, :math:`\text{slope}` otherwise."""
     u = as_float_array(u, "u")
+    slope = as_real(slope, "slope")
     return np.where(u > 0, 1.0, slope).astype(u.dtype)
 
 
@@ -63,17 +65,30 @@ def tanh_derivative(u):
     return 1 - t * t
 
 
+def _logits(z, axis):
+    """``z`` as a float array of at least one dimension and ``axis`` as a valid axis of it."""
+    z = as_float_array(z, "z")
+    if z.ndim == 0:
+        raise ValueError("z must have at least one axis (the softmax axis); got a scalar")
+    return z, check_axis(axis, z.ndim)
+
+
 def softmax(z, axis: int = -1):
     r""":math:`\operatorname{softmax}(z)_i = e^{z_i - m} / \sum_k e^{z_k - m}`, with :math:`m = \max_k z_k`
-    subtracted so that logits in the thousands do not overflow."""
-    z = as_float_array(z, "z")
+    subtracted so that logits in the thousands do not overflow. An empty axis gives an empty
+    result, as in PyTorch."""
+    z, axis = _logits(z, axis)
+    if z.shape[axis] == 0:
+        return z.copy()
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z, axis: int = -1):
     r""":math:`\log \operatorname{softmax}(z)_i = z_i - m - \log\sum_k e^{z_k - m}` (stable)."""
-    z = as_float_array(z, "z")
+    z, axis = _logits(z, axis)
+    if z.shape[axis] == 0:
+        return z.copy()
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -88,6 +103,9 @@ def softmax_backward(dout, s, axis: int = -1):
     s = as_float_array(s, "s")
     if dout.shape != s.shape:
         raise ValueError(f"dout and s must have the same shape; got {dout.shape} and {s.shape}")
+    if s.ndim == 0:
+        raise ValueError("s must have at least one axis (the softmax axis); got a scalar")
+    axis = check_axis(axis, s.ndim)
     return s * (dout - (dout * s).sum(axis=axis, keepdims=True))
 
 

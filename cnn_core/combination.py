@@ -32,7 +32,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import as_float_array, as_pair, check_ndim
+from ._validate import as_float_array, as_pair, as_real, check_ndim, check_rng
 from .activations import log_softmax, softmax, softmax_backward
 from .conv import _geometry, col2im, im2col
 from .init import he_normal
@@ -224,6 +224,7 @@ class MapCombination(Layer):
                  stride=1, padding=0, weighting: str = "softmax", init_logits: float | None = None,
                  penalty=None):
         super().__init__()
+        check_rng(rng)
         in_maps = _check_positive_int(in_maps, "in_maps")
         out_maps = _check_positive_int(out_maps, "out_maps")
         if weighting not in _WEIGHTINGS:
@@ -236,10 +237,12 @@ class MapCombination(Layer):
         self.weighting, self.penalty = weighting, penalty
         if init_logits is None:
             init_logits = 0.0 if weighting == "softmax" else 1.0 / in_maps
+        init_logits = as_real(init_logits, "init_logits")
         self._add_param("k", he_normal((in_maps, 1, *kernel), rng))
         self._add_param("c", init_logits + 0.01 * rng.standard_normal((in_maps, out_maps)))
         self._add_param("b", np.zeros(out_maps))
         self.cols = self.y = self.x_shape = None
+        self.out_maps = out_maps
 
     @property
     def alpha(self) -> np.ndarray:
@@ -255,6 +258,18 @@ class MapCombination(Layer):
         r"""The filtered input maps :math:`y_i = x_i \star k_i`, (N, C_in, H', W')."""
         return self._depthwise(self._check_x(x))[1]
 
+    def _penalty_grad(self) -> np.ndarray:
+        """The attached penalty's gradient, checked: a float array of the shape of ``c``."""
+        c = self.params["c"]
+        result = self.penalty(c.copy())
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"penalty(c) must return a pair (value, grad); got {result!r}")
+        grad = as_float_array(result[1], "the gradient penalty(c) returns")
+        if grad.shape != c.shape:
+            raise ValueError(f"penalty(c) must return a gradient of the shape of c, {c.shape} "
+                             f"(C_in, C_out); got {grad.shape}")
+        return grad
+
     def _check_x(self, x):
         x = as_float_array(x, "x")
         check_ndim(x, 4, "x", "(N, C_in, H, W)")
@@ -269,43 +284,41 @@ class MapCombination(Layer):
         g = _geometry((h, w), self.kernel_size, self.stride, self.padding, 1)
         kh, kw = g.kernel
         cols = im2col(x, g.kernel, stride=self.stride, padding=self.padding)
-        cols = cols.reshape(n, c_in, kh * kw, -1)                    # (N, C_in, kh*kw, H'*W')
+        p = g.out_hw[0] * g.out_hw[1]
+        cols = cols.reshape(n, c_in, kh * kw, p)                     # (N, C_in, kh*kw, H'*W')
         k2 = self.params["k"].reshape(c_in, kh * kw)
         y = np.matmul(k2[None, :, None, :], cols)[:, :, 0]           # (N, C_in, H'*W')
         return cols, y.reshape(n, c_in, *g.out_hw)
 
     def forward(self, x):
         x = self._check_x(x)
-        self.x_shape = x.shape
-        self.cols, self.y = self._depthwise(x)
-        n, c_in, ho, wo = self.y.shape
-        u = np.matmul(self.alpha.T, self.y.reshape(n, c_in, -1))     # (N, C_out, H'*W')
-        return u.reshape(n, -1, ho, wo) + self.params["b"][None, :, None, None]
+        cols, y = self._depthwise(x)                                 # checks the geometry
+        self.x_shape, self.cols, self.y = x.shape, cols, y
+        n, c_in, ho, wo = y.shape
+        u = np.matmul(self.alpha.T, y.reshape(n, c_in, ho * wo))     # (N, C_out, H'*W')
+        return u.reshape(n, self.out_maps, ho, wo) + self.params["b"][None, :, None, None]
 
     def backward(self, dout):
         y, cols = self._cached("y"), self._cached("cols")
-        dout = as_float_array(dout, "dout")
-        expected = (y.shape[0], self.params["c"].shape[1], *y.shape[2:])
-        if dout.shape != expected:
-            raise ValueError(f"dout must have the forward output's shape {expected}; got {dout.shape}")
+        dout = self._dout(dout, (y.shape[0], self.out_maps, *y.shape[2:]), "(N, C_out, H', W')")
         alpha = self.alpha
-        n, c_in = y.shape[:2]
-        y2 = y.reshape(n, c_in, -1)                                  # (N, C_in, P)
-        d2 = dout.reshape(n, dout.shape[1], -1)                      # (N, C_out, P)
+        n, c_in, ho, wo = y.shape
+        y2 = y.reshape(n, c_in, ho * wo)                             # (N, C_in, P)
+        d2 = dout.reshape(n, self.out_maps, ho * wo)                 # (N, C_out, P)
         dalpha = np.matmul(y2, d2.transpose(0, 2, 1)).sum(axis=0)    # ∂E/∂α (C_in, C_out)
         if self.weighting == "softmax":
             dc = softmax_backward(dalpha, alpha, axis=0)
         else:
             dc = dalpha * (self.params["c"] > 0)
         if self.penalty is not None:
-            dc = dc + self.penalty(self.params["c"])[1]
+            dc = dc + self._penalty_grad()
         self.grads["c"][...] = dc
         self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
         gy = np.matmul(alpha, d2)                                    # Σ_j α_ij δ_j, (N, C_in, P)
         dk = np.matmul(cols, gy[..., None]).sum(axis=0)              # (C_in, kh*kw, 1)
         self.grads["k"][...] = dk.reshape(self.params["k"].shape)
         k2 = self.params["k"].reshape(c_in, -1)
-        dcols = (k2[None, :, :, None] * gy[:, :, None, :]).reshape(n, -1, gy.shape[-1])
+        dcols = (k2[None, :, :, None] * gy[:, :, None, :]).reshape(n, c_in * k2.shape[1], ho * wo)
         return col2im(dcols, self.x_shape, self.kernel_size, stride=self.stride,
                       padding=self.padding)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import as_int
+
 __all__ = ["Digits", "load_digits", "load_idx"]
 
 
@@ -22,18 +24,26 @@ class Digits:
     y_test: np.ndarray
 
 
+def _check_fraction(test_fraction):
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.floating)):
+        raise TypeError(f"test_fraction must be a number strictly between 0 and 1; "
+                        f"got {test_fraction!r}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction}")
+
+
 def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Digits:
     """The 1,797 real 8×8 handwritten digits (UCI optdigits) bundled with scikit-learn.
 
     Pixel values 0–16 are scaled to [0, 1]. The split is stratified (each digit keeps its share in
     both parts) and fixed by ``seed``: the same call always gives the same split.
     """
+    _check_fraction(test_fraction)
+    seed = as_int(seed, "seed", minimum=0)
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:  # pragma: no cover - scikit-learn is in requirements.txt
         raise ImportError("load_digits needs scikit-learn (pip install scikit-learn)") from exc
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction}")
     bunch = _sk_load_digits()
     images = (bunch.images / 16.0)[:, None, :, :]
     labels = bunch.target.astype(np.int64)
@@ -58,6 +68,8 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     0x0D float32, 0x0E float64), the number of dimensions, then each dimension as a big-endian
     uint32, then the data in row-major order. Returns an array of that shape and type.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name (str or os.PathLike); got {path!r}")
     with open(path, "rb") as fh:
         raw = fh.read()
     if raw[:2] == b"\x1f\x8b":

@@ -8,6 +8,8 @@ Conventions, stated once:
   ``reduction="sum"`` gives Bouvrie's :math:`E^N = \tfrac12\sum_n\sum_k (y^n_k - t^n_k)^2` exactly.
 - :func:`.mae_loss`, :func:`.msle_loss` and :func:`.mape_loss` are means over every element (the
   definitions in Murugan's summary and in Keras).
+- An empty batch (or no elements) gives what PyTorch gives: a mean over nothing is NaN, a sum
+  over nothing is 0, and the gradient is an empty array of the input's shape.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def _pair(y, t, yname="y", tname="t"):
     return y, t.astype(y.dtype, copy=False)
 
 
+def _mean(total, count: int) -> float:
+    """``total / count`` as a float, NaN for a mean over nothing (as in PyTorch)."""
+    return float(total) / count if count else float("nan")
+
+
 def cross_entropy(logits, labels):
     r"""Softmax followed by the negative log-likelihood, averaged over the batch.
 
@@ -44,13 +51,16 @@ def cross_entropy(logits, labels):
     z = as_float_array(logits, "logits")
     check_ndim(z, 2, "logits", "(N, K)")
     n, k = z.shape
+    if np.shape(labels) != (n,):
+        raise ValueError(f"labels must have shape ({n},), one class index per row; got "
+                         f"{np.shape(labels)} for logits of shape {z.shape}")
     t = as_labels(labels, n, k)
     rows = np.arange(n)
-    loss = -log_softmax(z)[rows, t].mean()
+    loss = _mean(-log_softmax(z)[rows, t].sum(), n)
     grad = softmax(z)
     grad[rows, t] -= 1
-    grad /= n
-    return float(loss), grad
+    grad /= max(n, 1)                                  # an empty batch: an empty gradient
+    return loss, grad
 
 
 def mse_loss(y, t, *, reduction: str = "mean"):
@@ -59,10 +69,11 @@ def mse_loss(y, t, *, reduction: str = "mean"):
     .. math:: E = \frac1N \sum_n \tfrac12 \lVert y^n - t^n \rVert^2,\qquad
               \frac{\partial E}{\partial y^n} = \frac1N (y^n - t^n)
     """
-    y, t = _pair(y, t)
-    if reduction not in ("mean", "sum"):
+    if not isinstance(reduction, str) or reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum'; got {reduction!r}")
-    scale = 1.0 / y.shape[0] if reduction == "mean" else 1.0
+    y, t = _pair(y, t)
+    n = y.shape[0]
+    scale = 1.0 if reduction == "sum" else 1.0 / n if n else float("nan")   # NaN: mean of nothing
     diff = y - t
     return float(0.5 * scale * np.sum(diff * diff)), scale * diff
 
@@ -72,7 +83,7 @@ def mae_loss(y, t):
     :math:`\operatorname{sign}(y - t)/M` (0 where they are equal)."""
     y, t = _pair(y, t)
     m = y.size
-    return float(np.abs(y - t).sum() / m), np.sign(y - t) / m
+    return _mean(np.abs(y - t).sum(), m), np.sign(y - t) / max(m, 1)
 
 
 def msle_loss(y, t):
@@ -83,7 +94,7 @@ def msle_loss(y, t):
         raise ValueError("msle_loss needs y > -1 and t > -1 (it takes log(1 + ·))")
     m = y.size
     d = np.log1p(y) - np.log1p(t)
-    return float((d * d).sum() / m), 2 * d / ((1 + y) * m)
+    return _mean((d * d).sum(), m), 2 * d / ((1 + y) * max(m, 1))
 
 
 def mape_loss(y, t):
@@ -93,7 +104,8 @@ def mape_loss(y, t):
     if (t == 0).any():
         raise ValueError("mape_loss divides by the targets t; t must not contain 0")
     m = y.size
-    return float(100 * np.abs((t - y) / t).sum() / m), 100 * np.sign(y - t) / (np.abs(t) * m)
+    return (_mean(100 * np.abs((t - y) / t).sum(), m),
+            100 * np.sign(y - t) / (np.abs(t) * max(m, 1)))
 
 
 def binary_cross_entropy_with_logits(z, t):
@@ -109,5 +121,4 @@ def binary_cross_entropy_with_logits(z, t):
     m = z.size
     # log σ(z) = -softplus(-z), log(1 - σ(z)) = -softplus(z); softplus(a) = max(a,0) + log1p(e^{-|a|})
     sp = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))      # softplus(z)
-    loss = (sp - t * z).sum() / m
-    return float(loss), (sigmoid(z) - t) / m
+    return _mean((sp - t * z).sum(), m), (sigmoid(z) - t) / max(m, 1)

@@ -208,11 +208,12 @@ def test_fit_progress_off_and_errors():
         cc.fit(model, x, y, optimizer=cc.SGD(model, 0.1), epochs=1, batch_size=4, rng=0)
     with pytest.raises(ValueError, match="same length; got 15 and 14"):
         cc.fit(model, x, y[:-1], optimizer=cc.SGD(model, 0.1), epochs=1, batch_size=4, rng=rng)
-    for kwargs, message in (({"batch_size": 0}, "batch_size must be an int >= 1; got 0"),
-                            ({"batch_size": 2.5}, "batch_size must be an int >= 1; got 2.5"),
-                            ({"epochs": -1}, "epochs must be an int >= 0; got -1")):
+    for kwargs, exc, message in (
+            ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1; got 0"),
+            ({"batch_size": 2.5}, TypeError, "batch_size must be an int >= 1; got 2.5"),
+            ({"epochs": -1}, ValueError, "epochs must be an int >= 0; got -1")):
         conf = dict(epochs=1, batch_size=4) | kwargs
-        with pytest.raises(ValueError, match=re.escape(message)):
+        with pytest.raises(exc, match=re.escape(message)):
             cc.fit(model, x, y, optimizer=cc.SGD(model, 0.1), rng=rng, **conf)
 
 
