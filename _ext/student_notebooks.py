@@ -6,7 +6,8 @@ One module, three users:
   student notebook per chapter in ``DIR`` (same file names as ``book/``) and
   ``DIR/student-notebooks.zip`` with all of them;
 - the Sphinx extension below (``setup``) writes the same files into the built site
-  (``_build/html/exercises/``) and adds a "student .ipynb" entry to each chapter's download dropdown;
+  (``_build/html/exercises/``) and adds a "student .ipynb" entry to each chapter's download
+  dropdown;
 - the tests (``tests/exercises/``) call :func:`student_notebook` and :func:`solution_regions`.
 
 The book notebook is the single source. It marks the exercises as BOOK_CONTRACT.md says, and this
@@ -380,7 +381,8 @@ def write_zip(paths: list[Path], zip_path: Path) -> Path:
     tmp = zip_path.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in paths:
-            info = zipfile.ZipInfo(f"student-notebooks/{path.name}", date_time=(2026, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(f"student-notebooks/{path.name}",
+                                   date_time=(2026, 1, 1, 0, 0, 0))     # reproducible zip
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
     tmp.replace(zip_path)

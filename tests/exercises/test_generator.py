@@ -12,7 +12,8 @@ import zipfile
 
 import nbformat
 
-from exercisehelpers import SECRETS, ROOT, book_paths, output_text, sn, synthetic_book_notebook, tags
+from exercisehelpers import (ROOT, SECRETS, book_paths, output_text, sn, synthetic_book_notebook,
+                             tags)
 
 
 def _everything(nb) -> str:
