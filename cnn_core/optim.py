@@ -1,10 +1,12 @@
-r"""Stochastic gradient descent with momentum and weight decay."""
+r"""Optimisers: stochastic gradient descent with momentum, and Adam; both with weight decay."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "Adam"]
+
+import numbers
 
 
 class SGD:
@@ -34,3 +36,68 @@ class SGD:
             v *= self.momentum
             v -= self.lr * step
             p += v
+
+
+def _check_hyper(value, name: str, owner: str, *, low: float, high: float | None = None,
+                 low_open: bool = False, high_open: bool = True) -> float:
+    """A finite real hyperparameter in the given interval, or a ValueError naming it."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+          and np.isfinite(value) and (value > low if low_open else value >= low)
+          and (high is None or (value < high if high_open else value <= high)))
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = "∞)" if high is None else (f"{high})" if high_open else f"{high}]")
+        raise ValueError(f"{owner}: {name} must be a finite number in {lo}{low}, {hi}; "
+                         f"got {value!r}")
+    return float(value)
+
+
+class Adam:
+    r"""Adam with PyTorch's semantics (``torch.optim.Adam``, L2 weight decay added to the
+    gradient, not decoupled). For every parameter :math:`p` with gradient :math:`g`, at step
+    :math:`t = 1, 2, \dots`:
+
+    .. math::
+
+        g &\leftarrow g + \lambda p, \qquad
+        m \leftarrow \beta_1 m + (1-\beta_1)\, g, \qquad
+        v \leftarrow \beta_2 v + (1-\beta_2)\, g \circ g, \\
+        \hat m &= \frac{m}{1-\beta_1^t}, \qquad \hat v = \frac{v}{1-\beta_2^t}, \qquad
+        p \leftarrow p - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon} .
+
+    The bias corrections undo the start of :math:`m` and :math:`v` at zero: with a constant
+    gradient, :math:`\hat m = g` from the first step on.
+    (``lr`` = η, ``betas`` = (β₁, β₂), ``weight_decay`` = λ.)
+    """
+
+    def __init__(self, model, lr: float = 1e-3, *, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.lr = _check_hyper(lr, "lr", "Adam", low=0.0, low_open=True)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
+        self.betas = (_check_hyper(betas[0], "betas[0]", "Adam", low=0.0, high=1.0),
+                      _check_hyper(betas[1], "betas[1]", "Adam", low=0.0, high=1.0))
+        self.eps = _check_hyper(eps, "eps", "Adam", low=0.0)
+        self.weight_decay = _check_hyper(weight_decay, "weight_decay", "Adam", low=0.0)
+        if not hasattr(model, "parameters"):
+            raise TypeError(f"Adam: model must have parameters() returning (param, grad) "
+                            f"pairs; got {type(model).__name__}")
+        self.pairs = model.parameters()
+        self.t = 0
+        self.m = [np.zeros_like(p) for p, _ in self.pairs]
+        self.v = [np.zeros_like(p) for p, _ in self.pairs]
+
+    def step(self):
+        """One update of every parameter in place."""
+        beta1, beta2 = self.betas
+        self.t += 1
+        correction1 = 1.0 - beta1 ** self.t
+        correction2 = 1.0 - beta2 ** self.t
+        for (p, g), m, v in zip(self.pairs, self.m, self.v):
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            m *= beta1
+            m += (1.0 - beta1) * g
+            v *= beta2
+            v += (1.0 - beta2) * g * g
+            p -= self.lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)

@@ -26,8 +26,18 @@ class History:
 
 
 def predict(model, x, *, batch_size: int = 512) -> np.ndarray:
-    """The model's outputs (e.g. logits) for every row of ``x``, computed in batches."""
-    return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    """The model's outputs (e.g. logits) for every row of ``x``, computed in batches in
+    evaluation mode (dropout off, batch norm with its running statistics); the model's mode is
+    restored afterwards."""
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
+    try:
+        return np.concatenate([model.forward(x[i:i + batch_size])
+                               for i in range(0, len(x), batch_size)])
+    finally:
+        if was_training is not None:
+            model.train(was_training)
 
 
 def evaluate(model, x, y, *, loss=cross_entropy, batch_size: int = 512) -> tuple[float, float]:
@@ -55,6 +65,8 @@ def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}")
     out = sys.stdout if out is None else out
+    if hasattr(model, "train"):
+        model.train()                   # dropout and batch statistics on while training
     hist = History()
     n = len(x)
     for epoch in range(1, epochs + 1):
