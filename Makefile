@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine with Python >= 3.11, git and make:
 #   make book   set up .venv, install, build the site into _build/html (executing every notebook)
-#   make test   set up .venv, install, run every test (unit, property, strict nbval, -W build, site)
+#   make test   set up .venv, install, run every test (unit, property, strict nbval, exercises,
+#               -W build, site)
+#   make exercises   the student notebooks (solutions removed) in _build/exercises/ and a zip
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
@@ -11,7 +13,8 @@ export PYTHONHASHSEED := 0
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup book test unit notebooks build-check site-check execute bench clean
+.PHONY: setup book test unit notebooks exercises exercise-check build-check site-check execute \
+        bench clean
 
 setup: $(STAMP)
 
@@ -25,10 +28,21 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --keep-going
 
-test: unit notebooks build-check site-check
+test: unit notebooks exercise-check build-check site-check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site
+	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site --ignore=tests/exercises
+
+# One student notebook per chapter (the chapter without its solutions, stubs and checkers kept)
+# and _build/exercises/student-notebooks.zip; the site build publishes the same in exercises/.
+exercises: $(STAMP)
+	$(BIN)/python _ext/student_notebooks.py --out _build/exercises
+
+# The exercises: the generator, every checker against its reference and its classic mistakes,
+# and every student notebook run top to bottom twice (stubs unfilled, then filled with the
+# book's answers), one test per notebook and variant spread over the cores.
+exercise-check: $(STAMP)
+	$(BIN)/python -m pytest tests/exercises -n $(JOBS) -q -p no:cacheprovider
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest book $(NBVAL) -n $(JOBS) --dist loadfile -q -p no:cacheprovider

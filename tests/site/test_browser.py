@@ -3,7 +3,10 @@
 Every page of _build/html is opened from a local HTTP server (127.0.0.1, a free port) and must:
 typeset its math with MathJax without errors, load every image, give every figure meaningful alt
 text, send no request anywhere but the local server, pass axe-core with no critical violation in
-the book's content, and keep its figures on a white background in dark mode. Screenshots of each
+the book's content, and keep its figures on a white background in dark mode. At a 1280x900
+window, with every dropdown opened, no code block (cell input or output, or any ``pre``) may be
+wider than its box, and no typeset formula may show a literal backslash. A closed solution
+dropdown shows none of its solution's outputs, and opening it shows them. Screenshots of each
 page in light and dark mode go to _build/screenshots/{light,dark}/ for inspection; serious axe
 findings go to _build/screenshots/axe-report.txt.
 
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitehelpers import HTML, book_pages, html_pages, meaningful_alt
+from sitehelpers import HTML, SCREENSHOTS, book_pages, html_pages, meaningful_alt
 
 # The chapter that must contain a solution dropdown, and what searching for "padding" must find.
 DROPDOWN_PAGE = os.environ.get("SITE_DROPDOWN_PAGE", "book/02_convolution.html")
@@ -201,6 +204,160 @@ def test_page(rel, site, server, context, axe_source, screenshots):
             except Exception:  # noqa: BLE001 - the original failure matters more
                 pass
         raise
+    finally:
+        page.close()
+
+
+# Opens every fold (solution dropdowns of sphinx-togglebutton, hide-input <details>) so that the
+# code inside them is measured too, then lists every code box whose content is wider than the box.
+CODE_WIDTH_JS = """() => {
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => d.open = true);
+  const root = document.querySelector('article.bd-article') || document.querySelector('main')
+               || document.body;
+  const wide = e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1;
+  const pres = Array.from(root.querySelectorAll('pre')).filter(wide);
+  const boxes = Array.from(root.querySelectorAll('div.highlight, div.cell_output, div.output'))
+    .filter(wide).filter(b => !pres.some(p => b.contains(p)));
+  return pres.concat(boxes).map(e => ({
+    where: e.closest('.cell_output, div.output') ? 'output' : 'code',
+    scroll: e.scrollWidth, client: e.clientWidth,
+    first: e.innerText.split('\\n').filter(l => l.trim()).slice(0, 2).join(' | ').slice(0, 150)}));
+}"""
+
+# Text of typeset formulas (MathJax's assistive MathML is the formula as text) with a backslash:
+# a TeX command MathJax did not interpret, e.g. \_ inside \text{...}.
+MATH_BACKSLASH_JS = """async () => {
+  if (!document.querySelector('.math')) return [];
+  await window.MathJax.startup.promise;
+  return Array.from(document.querySelectorAll('mjx-container'))
+    .filter(c => c.textContent.includes('\\\\'))
+    .map(c => c.textContent.slice(0, 120));
+}"""
+
+
+@pytest.mark.parametrize("rel", _browser_pages())
+def test_code_fits_and_math_has_no_backslash(rel, site, server, context):
+    """At 1280x900 no code block (input, output, any ``pre``; folds opened) scrolls sideways, and
+    no typeset formula shows a literal backslash."""
+    page, guard = _open(context, server, rel)
+    try:
+        page.wait_for_function(WAIT_MATHJAX_JS, timeout=TIMEOUT_MS)
+        backslashes = page.evaluate(MATH_BACKSLASH_JS)
+        wide = page.evaluate(CODE_WIDTH_JS)
+    finally:
+        page.close()
+    problems = [f"  {w['where']} {w['scroll']} px in a {w['client']} px box: {w['first']!r}"
+                for w in wide]
+    problems += [f"  formula shows a backslash: {text!r}" for text in backslashes]
+    assert not problems, (f"{rel}: {len(wide)} code blocks wider than their box at 1280 px, "
+                          f"{len(backslashes)} formulas with a literal backslash:\n"
+                          + "\n".join(problems[:40]))
+
+
+# How many characters of the code font fit on one line of a code cell's box, and of an output's.
+CHARS_PER_LINE_JS = """() => {
+  const measure = sel => {
+    const pre = document.querySelector(sel);
+    if (!pre) return null;
+    const style = getComputedStyle(pre);
+    const span = document.createElement('span');
+    span.textContent = '0'.repeat(200);
+    pre.appendChild(span);
+    const char = span.getBoundingClientRect().width / 200;
+    span.remove();
+    const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return {chars: inner / char, char_px: char, box_px: inner, font: style.fontFamily,
+            size: style.fontSize};
+  };
+  return {input: measure('article div.cell div.cell_input div.highlight pre'),
+          output: measure('article div.cell div.cell_output pre')};
+}"""
+CODE_WIDTH = 76       # the book's limit for a line of code or output (BOOK_CONTRACT.md)
+
+
+def test_code_box_holds_76_characters(site, server, context):
+    """The width the book writes to: a cell's input box and its output box each hold at least
+    76 characters of the code font at a 1280-pixel window. The measure goes to
+    _build/screenshots/code-box.txt."""
+    chapters = [rel for rel in book_pages() if re.match(r"book/\d+_", rel)]
+    assert chapters, "no chapter page"
+    page, _ = _open(context, server, chapters[0])
+    try:
+        measured = page.evaluate(CHARS_PER_LINE_JS)
+    finally:
+        page.close()
+    report = SCREENSHOTS / "code-box.txt"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(measured, indent=1) + "\n", encoding="utf-8")
+    for kind in ("input", "output"):
+        m = measured[kind]
+        assert m, f"{chapters[0]}: no code {kind} box to measure"
+        assert m["chars"] >= CODE_WIDTH, (
+            f"a code {kind} box holds {m['chars']:.1f} characters ({m['box_px']:.0f} px of "
+            f"{m['char_px']:.2f} px characters, {m['size']} {m['font']}), fewer than {CODE_WIDTH}")
+
+
+def _gated_solution_pages() -> list[str]:
+    """Pages with a solution dropdown that holds cell outputs (a gated solution)."""
+    pages = []
+    for rel in book_pages():
+        html = (HTML / rel).read_text(encoding="utf-8")
+        for m in re.finditer(r'<div class="solution dropdown[^"]*"', html):
+            following = html[m.end():m.end() + 200_000]
+            end = following.find('<div class="solution')
+            chunk = following[:end if end > 0 else len(following)]
+            if "cell_output" in chunk.split('<div class="exercise')[0]:
+                pages.append(rel)
+                break
+    return pages
+
+
+SOLUTION_OUTPUTS_JS = """() => Array.from(document.querySelectorAll('.solution.dropdown'))
+  .map((sol, index) => ({index, id: sol.id,
+    outputs: Array.from(sol.querySelectorAll('.cell_output')).map(o => ({
+      visible: o.checkVisibility({checkOpacity: true, checkVisibilityCSS: true}),
+      text: o.innerText.trim().slice(0, 80)})),
+    codeAfter: (() => { const n = sol.nextElementSibling;
+      return !!(n && n.matches('div.cell') && n.querySelector('.cell_output')); })()}))
+  .filter(s => s.outputs.length || s.codeAfter)"""
+
+
+OPENED_JS = """(index) => Array.from(
+  document.querySelectorAll('.solution.dropdown')[index].querySelectorAll('.cell_output'))
+  .every(o => o.checkVisibility({checkOpacity: true, checkVisibilityCSS: true}))"""
+
+
+def test_there_is_a_gated_solution_with_outputs(site):
+    assert _gated_solution_pages(), ("no page has a solution dropdown holding code outputs "
+                                     "(gated solutions: solution-start ... solution-end)")
+
+
+@pytest.mark.parametrize("rel", _gated_solution_pages() or ["(no gated solution)"])
+def test_closed_solution_shows_none_of_its_outputs(rel, site, server, context):
+    """Every solution dropdown is closed on load with all of its outputs hidden; a click opens it
+    and shows them. No code cell with outputs follows a solution outside of it (the old
+    hide-input form, whose outputs stayed on the page)."""
+    page, guard = _open(context, server, rel)
+    try:
+        solutions = page.evaluate(SOLUTION_OUTPUTS_JS)
+        assert solutions, f"{rel}: no solution dropdown with outputs"
+        outside = [s["id"] for s in solutions if s["codeAfter"]]
+        assert not outside, (f"{rel}: code cells with outputs right after solutions {outside}, "
+                             "outside the dropdown: use a gated solution")
+        shown = [(s["id"], o["text"]) for s in solutions for o in s["outputs"] if o["visible"]]
+        assert not shown, f"{rel}: closed solutions show their outputs: {shown[:5]}"
+        for s in solutions:
+            solution = page.locator(".solution.dropdown").nth(s["index"])
+            solution.locator(".admonition-title").first.click()
+            try:
+                page.wait_for_function(OPENED_JS, arg=s["index"], timeout=5_000)
+            except Exception:  # noqa: BLE001 - say which outputs stayed hidden
+                now = page.evaluate(SOLUTION_OUTPUTS_JS)
+                still = [o["text"] for t in now if t["index"] == s["index"]
+                         for o in t["outputs"] if not o["visible"]]
+                pytest.fail(f"{rel}: solution {s['id']} opened but outputs hidden: {still}")
+        assert not guard.outside, guard.outside
     finally:
         page.close()
 

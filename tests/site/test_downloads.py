@@ -148,7 +148,8 @@ def test_notebook_page_offers_ipynb_and_myst_md(site, rel):
     text = myst_file.read_text(encoding="utf-8")
     header = jupytext.reads(text, fmt="md:myst").metadata.get("jupytext", {})
     assert header.get("text_representation", {}).get("format_name") == "myst", header
-    assert first_heading(text) == page_title(page), (first_heading(text), page.title)
+    heading = re.sub(r"[`*]", "", first_heading(text))     # the title is text: no markup
+    assert heading == page_title(page), (first_heading(text), page.title)
 
     notebook = jupytext.read(notebook_file, fmt="ipynb")
     as_text = jupytext.reads(text, fmt="md:myst")
@@ -186,3 +187,68 @@ def test_markdown_page_keeps_its_own_md_download(site, rel):
 def test_there_are_text_pages_and_notebook_pages(site):
     assert notebook_pages(), "no notebook page in the built site"
     assert text_pages(), "no markdown page in the built site"
+
+
+# ---------------------------------------------------------------------------------------------
+# Student notebooks (_ext/student_notebooks.py): a "student .ipynb" entry on every chapter page,
+# the file in exercises/, and the zip of all of them linked from the preface
+# ---------------------------------------------------------------------------------------------
+
+def _generator():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import student_notebooks
+
+    return student_notebooks
+
+
+def student_pages() -> list[str]:
+    """Notebook pages that get a student notebook (numbered chapters; others with exercises)."""
+    sn = _generator()
+    return [rel for rel in notebook_pages()
+            if sn.wants_student_notebook((HTML / "_sources" / rel).with_suffix(".ipynb"))]
+
+
+def test_every_chapter_page_gets_a_student_notebook(site):
+    chapters = [rel for rel in notebook_pages() if re.match(r"book/\d+_", rel)]
+    assert chapters and set(chapters) <= set(student_pages())
+
+
+@pytest.mark.parametrize("rel", student_pages())
+def test_chapter_page_offers_its_student_notebook(site, rel):
+    import nbformat
+
+    sn = _generator()
+    page = downloads(rel)
+    texts = [e["text"] for e in page.entries]
+    assert sn.BUTTON_TEXT in texts, f"{rel}: download dropdown offers {texts}"
+    assert texts.index(".ipynb") < texts.index(sn.BUTTON_TEXT), texts
+    student_file = target(rel, entry(page, sn.BUTTON_TEXT)["href"])
+    name = Path(rel).with_suffix(".ipynb").name
+    assert student_file == (HTML / sn.SITE_FOLDER / name).resolve(), student_file
+    assert student_file.is_file(), f"{rel}: the student notebook {student_file} does not exist"
+    # exactly the generator's output for the notebook this site was built from
+    source = nbformat.read(HTML / "_sources" / Path(rel).with_suffix(".ipynb"), as_version=4)
+    expected = sn.student_notebook(source)
+    got = nbformat.read(student_file, as_version=4)
+    assert [(c.cell_type, c.source) for c in got.cells] == \
+        [(c.cell_type, c.source) for c in expected.cells], f"{rel}: stale student notebook"
+    assert got.cells[0].source.startswith("**Student notebook")
+
+
+def test_zip_of_student_notebooks_is_published_and_linked(site):
+    import zipfile
+
+    sn = _generator()
+    archive = HTML / sn.SITE_FOLDER / sn.ZIP_NAME
+    assert archive.is_file(), f"no {archive}"
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(Path(n).name for n in zf.namelist())
+        for n in zf.namelist():
+            assert zf.read(n) == (HTML / sn.SITE_FOLDER / Path(n).name).read_bytes(), n
+    expected = sorted(Path(rel).with_suffix(".ipynb").name for rel in student_pages())
+    assert names == expected, (names, expected)
+    preface = (HTML / "book" / "preface.html").read_text(encoding="utf-8")
+    assert f'href="../{sn.SITE_FOLDER}/{sn.ZIP_NAME}"' in preface, \
+        "the preface does not link the zip of student notebooks"

@@ -1,8 +1,9 @@
 """The book's standards, enforced: structure rules checked on every chapter notebook in _toc.yml.
 
 Pure file parsing (nbformat, regular expressions, ``ast``); nothing is executed, so this runs in
-about a second. The parsing and the rules live in ``tools/book_stats.py`` (one source of truth:
-the per-chapter table printed by that tool counts with the same functions). Rules:
+about a second. The parsing and the rules live in the package ``tools/bookrules`` (one source of
+truth: the per-chapter table printed by ``tools/book_stats.py`` counts with the same functions).
+Rules:
 
 - executed:        every non-empty code cell executed, top to bottom in one run; no error output
                    except in cells tagged ``raises-exception``.
@@ -12,14 +13,18 @@ the per-chapter table printed by that tool counts with the same functions). Rule
 - figures:         alt text (>= 25 characters, a description, not a file name), caption and a
                    name unique in the book for every image output; one image per cell; every
                    {numref} target exists.
-- exercises:       >= 3 labelled {exercise}s, one ``:class: dropdown`` {solution} each, solution
-                   code tagged hide-input, no gated solutions, an implement-and-check exercise
-                   (cc.check_implementation / cc.assert_close).
+- exercises:       the format of BOOK_CONTRACT.md: >= 4 labelled {exercise}s; >= 2
+                   implement-and-check (an ``exercise-stub`` cell, then an ``exercise-check``
+                   cell ``check("label", name)``, both tagged remove-cell); >= 1
+                   ``:class: derivation``; one ``:class: dropdown`` solution per exercise, plain
+                   (prose) or gated (solution-start ... solution-end, holding the
+                   ``solution-answer`` cell); no code after a plain solution.
 - structure:       one ``# Title`` in the first cell, ``## Summary`` and ``## Exercises``,
                    >= 1 {cite} and {term}; every term in book/glossary.md, every key in
                    book/references.bib.
 - clean-outputs:   kernelspec python3; no memory addresses in outputs; no warnings on stderr.
 - torch-optional:  no ``import torch`` outside try/except (or an availability check).
+- code-width:      no code-cell source line and no text-output line over 76 characters.
 
 Each test is one (chapter, rule) pair and lists every violation with its cell index (0-based).
 The self-tests at the bottom build small notebooks in memory and show that every rule fires.
@@ -27,7 +32,6 @@ The self-tests at the bottom build small notebooks in memory and show that every
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 
@@ -35,8 +39,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import book_stats as bs  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import bookrules as bs  # noqa: E402
 
 CHAPTERS = bs.chapter_paths()
 
@@ -86,9 +90,31 @@ PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA
 ALT = "A line rising from the lower left to the upper right, the identity function on [0, 1]."
 
 
-def exercise(label: str, text: str = "Compute something.") -> str:
-    return (f"```{{exercise}}\n:label: {label}\n\n{text}\n```\n\n"
-            f"```{{solution}} {label}\n:class: dropdown\n\nThe answer, and the cell below.\n```\n")
+def exercise(label: str, text: str = "Compute something.", options: str = "") -> str:
+    return f"```{{exercise}}\n:label: {label}\n{options}\n{text}\n```\n"
+
+
+def plain_solution(label: str) -> str:
+    return f"```{{solution}} {label}\n:class: dropdown\n\nThe answer, in words.\n```\n"
+
+
+def tagged(source: str, *tags: str):
+    cell = new_code_cell(source)
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def implement_and_check(label: str, name: str, stub: str, answer: str) -> list:
+    """The contract's cells of an implement-and-check exercise, after its statement."""
+    return [
+        tagged(stub, "exercise-stub", "remove-cell"),
+        tagged(f'check("{label}", {name})', "exercise-check", "remove-cell"),
+        new_markdown_cell(f"```{{solution-start}} {label}\n:class: dropdown\n```\n\n"
+                          "Why the answer is what it is."),
+        tagged(answer, "solution-answer"),
+        new_code_cell(f'check("{label}", {name})'),
+        new_markdown_cell("```{solution-end}\n```"),
+    ]
 
 
 def figure_cell(name="fig-syn-line", alt=ALT, caption="The identity on [0, 1].", n_images=1):
@@ -97,12 +123,6 @@ def figure_cell(name="fig-syn-line", alt=ALT, caption="The identity on [0, 1].",
                     for _ in range(n_images)]
     cell.metadata["mystnb"] = {"image": {"alt": alt},
                                "figure": {"caption": caption, "name": name}}
-    return cell
-
-
-def solution_code(source="cc.check_implementation(my_f, ref_f, cases)"):
-    cell = new_code_cell(source)
-    cell.metadata["tags"] = ["hide-input"]
     return cell
 
 
@@ -126,11 +146,16 @@ def good_cells():
         figure_cell(),
         new_code_cell("try:\n    import torch\nexcept ImportError:\n    torch = None"),
         new_markdown_cell("## Summary\n\n- Things.\n\n## Exercises\n\n"
-                          + exercise("ex-syn-impl", "Implement `f`; check it with "
-                                     "`cc.check_implementation(my_f, ref_f, cases)`.")),
-        solution_code(),
-        new_markdown_cell(exercise("ex-syn-two")),
-        new_markdown_cell(exercise("ex-syn-three")),
+                          + exercise("ex-syn-impl", "Implement `my_f`.")),              # 11
+        *implement_and_check("ex-syn-impl", "my_f",                                      # 12-17
+                             "def my_f(x):\n    # Return x.\n    raise NotImplementedError",
+                             "def my_f(x):\n    return x"),
+        new_markdown_cell(exercise("ex-syn-two", "Prove it.", ":class: derivation\n")
+                          + "\n" + plain_solution("ex-syn-two")),                        # 18
+        new_markdown_cell(exercise("ex-syn-three") + "\n" + plain_solution("ex-syn-three")),
+        new_markdown_cell(exercise("ex-syn-value", "The output height.")),               # 20
+        *implement_and_check("ex-syn-value", "height", "height = ...  # the height",    # 21-26
+                             "height = (7 - 3) // 2 + 1"),
     ]
 
 
@@ -168,12 +193,16 @@ def test_synthetic_chapter_follows_every_rule():
     assert [e.label for e in ch.labelled_equations] == ["eq-syn-commute", "eq-syn-unit",
                                                         "eq-syn-math"]
     assert len(ch.checked_equations) == 3
-    assert [ex.label for ex in ch.exercises] == ["ex-syn-impl", "ex-syn-two", "ex-syn-three"]
-    assert [ch.is_implement_and_check(ex) for ex in ch.exercises] == [True, False, False]
+    assert [ex.label for ex in ch.exercises] == ["ex-syn-impl", "ex-syn-two", "ex-syn-three",
+                                                 "ex-syn-value"]
+    assert [ch.is_implement_and_check(ex) for ex in ch.exercises] == [True, False, False, True]
+    assert [ex.is_derivation for ex in ch.exercises] == [False, True, False, False]
+    assert [(g.label, g.start, g.end, g.cells) for g in ch.gated_solutions] == [
+        ("ex-syn-impl", 14, 17, [15, 16]), ("ex-syn-value", 23, 26, [24, 25])]
     assert ch.asserting_helpers == {"report", "report_twice"}
     row = bs.chapter_row(ch, make_book(ch))
-    assert (row["eqs"], row["checked"], row["figs"], row["ex"], row["impl"], row["terms"],
-            row["cites"], row["issues"]) == (3, 3, 1, 3, 1, 2, 1, 0)
+    assert (row["eqs"], row["checked"], row["figs"], row["ex"], row["impl"], row["deriv"],
+            row["terms"], row["cites"], row["issues"]) == (3, 3, 1, 4, 2, 1, 2, 1, 0)
 
 
 def _set(index, **changes):
@@ -280,27 +309,55 @@ VIOLATIONS = [
      "the cell outputs 2 images; one figure per cell"),
     ("dangling-numref", _source(7, "{numref}`fig-syn-line`", "{numref}`fig-syn-curve`"), "figures",
      "cell 7: [figures] {numref}`fig-syn-curve` refers to no figure name in the book"),
-    ("two-exercises", _delete(14), "exercises", "2 {exercise} directives, at least 3 required"),
-    ("no-solution", _source(14, "```{solution} ex-syn-three", "```{note}"), "exercises",
-     "cell 14: [exercises] exercise ex-syn-three has no {solution} ex-syn-three"),
-    ("no-label", _source(13, ":label: ex-syn-two\n", ""), "exercises",
-     "cell 13: [exercises] {exercise} without :label:"),
-    ("not-dropdown", _source(13, ":class: dropdown\n", ""), "exercises",
-     "cell 13: [exercises] {solution} ex-syn-two lacks `:class: dropdown`"),
-    ("solution-refers-nowhere", _source(13, "{solution} ex-syn-two", "{solution} ex-syn-2"),
+    ("three-exercises", _delete(19), "exercises", "3 {exercise} directives, at least 4 required"),
+    ("no-solution", _source(19, "```{solution} ex-syn-three", "```{note}"), "exercises",
+     "cell 19: [exercises] exercise ex-syn-three has no solution"),
+    ("no-label", _source(18, ":label: ex-syn-two\n", ""), "exercises",
+     "cell 18: [exercises] {exercise} without :label:"),
+    ("not-dropdown", _source(18, ":class: dropdown\n", ""), "exercises",
+     "cell 18: [exercises] {solution} ex-syn-two lacks `:class: dropdown`"),
+    ("gated-not-dropdown", _source(14, ":class: dropdown\n", ""), "exercises",
+     "cell 14: [exercises] {solution-start} ex-syn-impl lacks `:class: dropdown`"),
+    ("solution-refers-nowhere", _source(18, "{solution} ex-syn-two", "{solution} ex-syn-2"),
      "exercises", "{solution} 'ex-syn-2' refers to no exercise label of this chapter"),
-    ("gated", _insert(15, new_markdown_cell("```{solution-start} ex-syn-three\n```")), "exercises",
-     "cell 15: [exercises] gated directive {solution-start}"),
-    ("solution-code-shown", _set(12, tags=[]), "exercises",
-     "cell 12: [exercises] code cell after {solution} ex-syn-impl is not tagged hide-input"),
-    ("no-checker-call", _source(12, "cc.check_implementation(my_f, ref_f, cases)",
-                                "print(my_f(3))"), "exercises",
-     "no code cell calls cc.check_implementation or cc.assert_close"),
-    ("no-implement-exercise", lambda cells: [
-        _source(11, "`cc.check_implementation(my_f, ref_f, cases)`", "a checker")(cells),
-        cells.__setitem__(12, solution_code("print(my_f(3))")),
-        cells.insert(10, new_code_cell("cc.assert_close(1.0, 1.0)"))], "exercises",
-     "no exercise (text, solution or solution code) uses cc.check_implementation"),
+    ("gated-refers-nowhere", _source(14, "{solution-start} ex-syn-impl", "{solution-start} ex-x"),
+     "exercises", "{solution-start} 'ex-x' refers to no exercise label of this chapter"),
+    ("gated-unclosed", _delete(17), "exercises",
+     "cell 14: [exercises] {solution-start} ex-syn-impl has no matching {solution-end}"),
+    ("two-solutions", _insert(19, new_markdown_cell(plain_solution("ex-syn-two"))), "exercises",
+     "exercise ex-syn-two has 2 solutions"),
+    ("hide-input-solution", _insert(19, tagged("print(3)", "hide-input")), "exercises",
+     "cell 19: [exercises] code cell after the plain {solution} ex-syn-two"),
+    ("gated-exercise", _insert(20, new_markdown_cell("```{exercise-start}\n:label: ex-x\n```")),
+     "exercises", "cell 20: [exercises] gated {exercise-start}"),
+    ("no-derivation", _source(18, ":class: derivation\n", ""), "exercises",
+     "no derivation exercise"),
+    ("one-implement", lambda cells: [cells.pop(22), cells.pop(21)], "exercises",
+     "1 implement-and-check exercises (a stub and a checker), at least 2 required"),
+    ("answer-outside", _insert(12, tagged("def my_f(x):\n    return x", "solution-answer")),
+     "exercises", "cell 12: [exercises] solution-answer cell outside a gated solution"),
+    ("no-answer", _set(15, tags=[]), "exercises",
+     "exercise ex-syn-impl: its gated solution has no code cell tagged solution-answer"),
+    ("checker-not-exact", _source(13, "my_f)", "my_f); print(1)"), "exercises",
+     "cell 13: [exercises] the exercise-check cell must be exactly"),
+    ("checker-wrong-label", _source(13, '"ex-syn-impl"', '"ex-syn-other"'), "exercises",
+     "cell 13: [exercises] check('ex-syn-other', …) refers to no exercise label"),
+    ("stub-without-checker", _set(13, tags=["remove-cell"]), "exercises",
+     "cell 12: [exercises] exercise-stub cell not followed directly by its exercise-check"),
+    ("checker-without-stub", _set(12, tags=[]), "exercises",
+     "cell 13: [exercises] exercise-check cell without an exercise-stub cell right before it"),
+    ("stub-shown-on-site", _set(12, tags=["exercise-stub"]), "exercises",
+     "cell 12: [exercises] exercise-stub and exercise-check cells are tagged remove-cell"),
+    ("stub-defines-other", _source(12, "def my_f(x)", "def my_g(x)"), "exercises",
+     "cell 12: [exercises] the stub does not define 'my_f'"),
+    ("checker-in-solution", _set(16, tags=["exercise-check", "remove-cell"]), "exercises",
+     "cell 16: [exercises] exercise-stub or exercise-check cell inside the gated solution"),
+    ("wide-source", _source(4, "print('eq. (eq-syn-commute) checked')", "print('" + "x" * 70 + "')"),
+     "code-width", "cell 4: [code-width] 1 source line(s) over 76 characters; source line 2 has 79"),
+    ("wide-output", _stream("stdout", "short\n" + "y" * 77 + "\n"), "code-width",
+     "cell 4: [code-width] 1 output line(s) over 76 characters; output line 2 has 77"),
+    ("wide-stub", _source(12, "# Return x.", "# " + "r" * 80), "code-width",
+     "cell 12: [code-width] 1 source line(s) over 76"),
     ("no-summary", _source(11, "## Summary", "## Recap"), "structure", "no `## Summary` heading"),
     ("no-exercises-heading", _source(11, "## Exercises", "### Exercises"), "structure",
      "no `## Exercises` heading"),
@@ -386,6 +443,9 @@ def test_allowed_forms_are_not_violations():
                         "torch_mod = pytest.importorskip('torch')\nimport torch as t2")
     cells[0].source += " A {term}`STRIDE` (terms are case-insensitive)."
     cells[4].source = "%time x = 1\nnp.testing.assert_array_equal(x, 1)"      # IPython magic
+    cells[9].outputs[0]["data"]["text/plain"] = "<Figure size 640x480 " + "x" * 80 + ">"
+    cells[12].source = "def my_f(x):\n    raise NotImplementedError"  # a stub may be shorter
+    cells.insert(5, tagged("# " + "a hidden helper " * 8, "remove-cell"))  # not on the page
     ch = make_chapter(numbered(cells))
     assert [str(v) for v in violations_of(ch)] == []
 
