@@ -112,11 +112,11 @@ register(Exercise(
     rtol=1e-6,
     mistakes=(
         Mistake("slope ignored", lambda fan_in, slope: np.sqrt(2.0 / fan_in),
-                "that is plain He, sqrt(2/fan_in): the negative half keeps alpha^2 of "
-                "its second moment, E[phi(z)^2] = (1 + alpha^2)/2 Var[z]."),
-        Mistake("1 + alpha", lambda fan_in, slope: np.sqrt(2.0 / ((1.0 + slope) * fan_in)),
-                "the negative half contributes alpha^2 (the output is squared), not "
-                "alpha: (1 + alpha^2)/2."),
+                "that is plain He, sqrt(2/fan_in): the negative half keeps slope^2 of "
+                "its second moment, E[phi(z)^2] = (1 + slope^2)/2 Var[z]."),
+        Mistake("1 + slope", lambda fan_in, slope: np.sqrt(2.0 / ((1.0 + slope) * fan_in)),
+                "the negative half contributes slope^2 (the output is squared), not "
+                "slope: (1 + slope^2)/2."),
         Mistake("variance", lambda fan_in, slope: 2.0 / ((1.0 + slope**2) * fan_in),
                 "that is the variance; return its square root, the standard "
                 "deviation."),
