@@ -11,11 +11,11 @@ from ._core import Case, Exercise, Mistake, register
 
 # --- ex-drop-forward: inverted dropout given the uniform draws ------------------------------
 
-def _dropout_loops(x, q, u):
-    """The definition, element by element: dropped where u < q, else x / (1 - q)."""
+def _dropout_loops(x, q, uniform):
+    """The definition, element by element: dropped where uniform < q, else x / (1 - q)."""
     out = np.zeros(x.shape)
     for index in np.ndindex(*x.shape):
-        if u[index] >= q:
+        if uniform[index] >= q:
             out[index] = x[index] / (1.0 - q)
     return out
 
@@ -42,7 +42,7 @@ def _divide_by_q(x, q, u):
 
 register(Exercise(
     label="ex-drop-forward",
-    what="inverted dropout of x with drop probability q, given uniform draws u",
+    what="inverted dropout of x with drop probability q, given uniform draws",
     reference=_dropout_loops,
     cases=_dropout_cases,
     mistakes=(
@@ -51,8 +51,9 @@ register(Exercise(
                 "(1 - q) x, and evaluation mode (the identity) would not match "
                 "training (eq-drop-expectation)."),
         Mistake("keep with probability q", _keep_with_q,
-                "you keep the elements with u < q, which happens with probability q: "
-                "q is the probability of DROPPING; keep where u >= q."),
+                "you keep the elements whose draw is below q, which happens with "
+                "probability q: q is the probability of DROPPING; keep where "
+                "uniform >= q."),
         Mistake("divided by q", _divide_by_q,
                 "divide by the probability of keeping, 1 - q, not by q."),
     ),
