@@ -152,7 +152,7 @@ register(Exercise(
     ),
 ))
 
-# ex-res-path-count: paths through exactly k branches
+# ex-res-path-count: paths through exactly 3 of 20 branches
 
 L_BLOCKS, K_BRANCHES = 20, 3
 
@@ -170,6 +170,6 @@ register(Exercise(
                 "order is fixed: a subset of 3 of the 20 blocks."),
         Mistake("2 to the k", 2 ** K_BRANCHES,
                 "2^L counts all paths through L blocks; the paths through "
-                "exactly k of them are the subsets of size k."),
+                "exactly 3 of them are the subsets of size 3."),
     ),
 ))
