@@ -1,25 +1,29 @@
 r"""Batch normalization over the channels of an (N, C, H, W) batch.
 
-For each channel :math:`c`, with the :math:`m = N H W` values of that channel in the batch,
+For each channel :math:`c`, over the :math:`NHW` values of that channel in the batch,
 
 .. math::
 
-    \mu_c = \frac1m \sum_{n,i,j} x_{n,c,i,j}, \qquad
-    \sigma_c^2 = \frac1m \sum_{n,i,j} (x_{n,c,i,j} - \mu_c)^2, \qquad
-    \hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad
-    y = \gamma_c \hat x + \beta_c .
+    \operatorname{mean}_c = \frac{1}{NHW} \sum_{n,\hat\imath,\hat\jmath} x_{n,c,\hat\imath,\hat\jmath},
+    \qquad
+    \operatorname{var}_c = \frac{1}{NHW} \sum_{n,\hat\imath,\hat\jmath}
+    (x_{n,c,\hat\imath,\hat\jmath} - \operatorname{mean}_c)^2, \qquad
+    \hat x = \frac{x - \operatorname{mean}_c}{\sqrt{\operatorname{var}_c + \epsilon}}, \qquad
+    y = \gamma_c \hat x + b_c
 
-The variance is the *biased* one (divided by :math:`m`), as in the original paper and PyTorch.
-The backward pass, with every mean taken over the :math:`m` values of a channel, is the
-three-term formula
+(the shift :math:`b_c` is the argument ``beta``, as in PyTorch's functional ``batch_norm``).
+
+The variance is the *biased* one (divided by :math:`NHW`), as in the original paper and
+PyTorch. The backward pass, with every mean taken over the :math:`NHW` values of a channel, is
+the three-term formula
 
 .. math::
 
-    \frac{\partial E}{\partial x} = \frac{\gamma_c}{\sqrt{\sigma_c^2+\epsilon}}
-    \Big(\delta - \operatorname{mean}(\delta) - \hat x\,\operatorname{mean}(\delta\,\hat x)\Big),
+    \frac{\partial E}{\partial x} = \frac{\gamma_c}{\sqrt{\operatorname{var}_c+\epsilon}}
+    \Big(\delta - \operatorname{mean}_c(\delta) - \hat x\,\operatorname{mean}_c(\delta\,\hat x)\Big),
     \qquad
     \frac{\partial E}{\partial \gamma_c} = \sum \delta\,\hat x, \qquad
-    \frac{\partial E}{\partial \beta_c} = \sum \delta .
+    \frac{\partial E}{\partial b_c} = \sum \delta .
 
 Because the statistics come from the batch, :math:`\partial E/\partial x` sums to zero over the
 batch in every channel, and is orthogonal to :math:`\hat x` there.
@@ -78,7 +82,7 @@ def _normalise(x: np.ndarray, eps: float):
 
 
 def batch_norm2d(x, gamma, beta, *, eps: float = 1e-5) -> np.ndarray:
-    r"""Batch normalization with the batch's statistics: :math:`y = \gamma \hat x + \beta`.
+    r"""Batch normalization with the batch's statistics: :math:`y = \gamma_c \hat x + b_c`.
 
     ``x`` (N, C, H, W); ``gamma``, ``beta`` (C,). Returns ``y`` of the shape of ``x``.
     An empty batch gives an empty result (as in PyTorch).
@@ -124,12 +128,14 @@ class BatchNorm2D(Layer):
 
     .. math::
 
-        \text{running mean} \leftarrow (1-m)\,\text{running mean} + m\,\mu_c, \qquad
-        \text{running var} \leftarrow (1-m)\,\text{running var} + m\,\tfrac{M}{M-1}\sigma_c^2
+        \text{running mean}_c \leftarrow (1-\kappa)\,\text{running mean}_c
+            + \kappa\,\operatorname{mean}_c, \qquad
+        \text{running var}_c \leftarrow (1-\kappa)\,\text{running var}_c
+            + \kappa\,\tfrac{NHW}{NHW-1}\operatorname{var}_c
 
-    with ``momentum`` :math:`m` and :math:`M = NHW` (the running variance is the *unbiased*
-    estimate, as in PyTorch). In evaluation mode (``layer.eval()``) it normalises with the running
-    statistics, a fixed affine map per channel. Parameters: ``gamma`` (ones) and ``beta`` (zeros).
+    with ``momentum`` :math:`\kappa` (the running variance is the *unbiased* estimate, as in
+    PyTorch). In evaluation mode (``layer.eval()``) it normalises with the running
+    statistics, a fixed affine map per channel. Parameters: ``gamma`` (ones) and ``beta``, the shift :math:`b_c` (zeros).
     """
 
     def __init__(self, channels: int, *, momentum: float = 0.1, eps: float = 1e-5):

@@ -54,20 +54,20 @@ def _check_hyper(value, name: str, owner: str, *, low: float, high: float | None
 
 class Adam:
     r"""Adam with PyTorch's semantics (``torch.optim.Adam``, L2 weight decay added to the
-    gradient, not decoupled). For every parameter :math:`p` with gradient :math:`g`, at step
-    :math:`t = 1, 2, \dots`:
+    gradient, not decoupled). For every parameter :math:`w` with gradient :math:`g`, at step
+    :math:`\tau = 1, 2, \dots`:
 
     .. math::
 
-        g &\leftarrow g + \lambda p, \qquad
-        m \leftarrow \beta_1 m + (1-\beta_1)\, g, \qquad
-        v \leftarrow \beta_2 v + (1-\beta_2)\, g \circ g, \\
-        \hat m &= \frac{m}{1-\beta_1^t}, \qquad \hat v = \frac{v}{1-\beta_2^t}, \qquad
-        p \leftarrow p - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon} .
+        g &\leftarrow g + \lambda w, \qquad
+        \mathbf m \leftarrow \rho_1 \mathbf m + (1-\rho_1)\, g, \qquad
+        \mathbf v \leftarrow \rho_2 \mathbf v + (1-\rho_2)\, g \circ g, \\
+        w &\leftarrow w - \eta\, \frac{\mathbf m/(1-\rho_1^\tau)}
+        {\sqrt{\mathbf v/(1-\rho_2^\tau)} + \epsilon} .
 
-    The bias corrections undo the start of :math:`m` and :math:`v` at zero: with a constant
-    gradient, :math:`\hat m = g` from the first step on.
-    (``lr`` = η, ``betas`` = (β₁, β₂), ``weight_decay`` = λ.)
+    The bias corrections undo the start of :math:`\mathbf m` and :math:`\mathbf v` at zero:
+    with a constant gradient, the corrected :math:`\mathbf m` equals :math:`g` from the first
+    step on. (``lr`` = η, ``betas`` = (ρ₁, ρ₂), ``weight_decay`` = λ, ``t`` = τ.)
     """
 
     def __init__(self, model, lr: float = 1e-3, *, betas=(0.9, 0.999), eps: float = 1e-8,

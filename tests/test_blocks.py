@@ -233,3 +233,11 @@ def test_train_eval_reaches_nested_layers(rng):
     model.train()
     cc.predict(model, randn(rng, 3, 2, 2, 2))
     assert bn.training and drop.training, "predict restores the mode it found"
+
+
+def test_check_layer_gradients_reaches_the_residual_branch(rng):
+    res = cc.Residual(_block(rng, 2, 2))
+    report = cc.check_layer_gradients(res, randn(rng, 1, 2, 4, 4), rng=rng)
+    names = [name for name, _, _ in report.rows]
+    assert names == ["x", "0.0.w", "0.0.b", "0.2.w", "0.2.b"]
+    report.assert_ok(GRAD_TOL)
