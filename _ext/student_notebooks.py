@@ -6,7 +6,8 @@ One module, three users:
   student notebook per chapter in ``DIR`` (same file names as ``book/``) and
   ``DIR/student-notebooks.zip`` with all of them;
 - the Sphinx extension below (``setup``) writes the same files into the built site
-  (``_build/html/exercises/``) and adds a "student .ipynb" entry to each chapter's download dropdown;
+  (``_build/html/exercises/``) and adds a "student .ipynb" entry to each chapter's download
+  dropdown;
 - the tests (``tests/exercises/``) call :func:`student_notebook` and :func:`solution_regions`.
 
 The book notebook is the single source. It marks the exercises as BOOK_CONTRACT.md says, and this
@@ -23,7 +24,10 @@ cannot drop a run of cells that sphinx-exercise's gated directives open and clos
   hides them on the site) removed and their outputs cleared;
 - a cell tagged ``solution-answer`` anywhere: dropped (it belongs inside a gated solution);
 - every other cell: kept with its outputs (the student keeps the chapter's figures); execution
-  counts and execution metadata are removed.
+  counts and execution metadata are removed;
+- markdown is made readable outside Jupyter Book: each ```{exercise}``` becomes a bold
+  "Exercise" line with its label, and roles become plain text ({term}`stride` -> stride,
+  {eq}`eq-x` -> (eq-x), {cite}`key` -> [key]).
 
 A short first cell says what the notebook is and how to work with it.
 """
@@ -54,7 +58,6 @@ COLAB_INSTALL = ('%pip install \\\n'
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>.*?)[ \t]*$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}[ \t]*(?P<arg>.*)$")
-EXERCISE_DIRECTIVE = re.compile(r"^[ \t]*(`{3,}|:{3,})[ \t]*\{exercise\}", re.M)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +199,45 @@ def plain_exercises(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
+ROLE = re.compile(r"\{(?P<role>[a-z]+(?::[a-z]+)?)\}`(?P<content>[^`]+)`")
+
+
+def _role_text(m: re.Match) -> str:
+    role, content = m.group("role"), " ".join(m.group("content").split())
+    explicit = re.match(r"^(.*?)\s*<([^<>]+)>$", content)
+    text, target = (explicit.group(1), explicit.group(2)) if explicit else (content, content)
+    if role in ("eq",):
+        return f"({target})"                         # displays show their label as "(eq-…)"
+    if role.startswith("cite"):
+        return "[" + ", ".join(k.strip() for k in target.split(",")) + "]"
+    if role == "math":
+        return f"${content}$"
+    if role in ("func", "class", "meth", "mod", "attr", "obj", "data", "py:func", "py:class"):
+        return f"`{target.lstrip('~')}`"
+    if role in ("term", "ref", "doc", "numref", "download"):
+        return text if explicit else {"numref": f"({target})"}.get(role, target)
+    return m.group(0)
+
+
+def plain_roles(text: str) -> str:
+    """MyST roles as plain Markdown that Jupyter and Colab render: {term}`stride` -> stride,
+    {eq}`eq-x` -> (eq-x) (the label printed next to its display), {cite}`a,b` -> [a, b],
+    {doc}/{ref}/{numref} -> their text, {func}`cnn_core.f` -> `cnn_core.f`. Code blocks are left
+    as they are."""
+    lines = text.split("\n")
+    out, fence = [], None
+    for line in lines:
+        m = FENCE.match(line)
+        if m and fence is None and not DIRECTIVE.match(m.group("info")):
+            fence = m.group("fence")
+        elif fence is not None and _closes(line, fence):
+            fence = None
+        elif fence is None:
+            line = ROLE.sub(_role_text, line)
+        out.append(line)
+    return "\n".join(out)
+
+
 def _dedent_body(body: list[str]) -> list[str]:
     while body and not body[0].strip():
         body = body[1:]
@@ -217,7 +259,7 @@ def student_notebook(nb, title: str | None = None):
                 inside = False
                 text = "\n".join(text.split("\n")[ends[0][3]:])
             text, inside = _strip_markdown(text)
-            text = plain_exercises(text)
+            text = plain_roles(plain_exercises(text))
             if text.strip():
                 cell.source = text
                 cells.append(cell)
@@ -291,7 +333,13 @@ def _toc_files(node) -> list[str]:
 
 
 def has_exercises(path: Path) -> bool:
-    return bool(EXERCISE_DIRECTIVE.search(path.read_text(encoding="utf-8")))
+    """Whether a notebook has an {exercise} directive in one of its markdown cells."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable (e.g. being written): treat as none
+        return False
+    return any(name == "exercise" for cell in nb.cells if cell.cell_type == "markdown"
+               for name, *_ in directive_blocks(cell.source))
 
 
 def is_chapter(path: Path) -> bool:
@@ -333,7 +381,8 @@ def write_zip(paths: list[Path], zip_path: Path) -> Path:
     tmp = zip_path.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in paths:
-            info = zipfile.ZipInfo(f"student-notebooks/{path.name}", date_time=(2026, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(f"student-notebooks/{path.name}",
+                                   date_time=(2026, 1, 1, 0, 0, 0))     # reproducible zip
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
     tmp.replace(zip_path)

@@ -95,7 +95,8 @@ def test_unfinished_answers_are_not_done(label):
 def test_registered_labels_are_exercises_of_the_book():
     in_book = book_exercise_labels()
     missing = sorted(set(LABELS) - set(in_book))
-    assert not missing, f"registered in cnn_core.exercises but no {{exercise}} of the book: {missing}"
+    assert not missing, (f"registered in cnn_core.exercises but no {{exercise}} of the book: "
+                         f"{missing}")
 
 
 def test_every_checker_cell_checks_a_registered_exercise():

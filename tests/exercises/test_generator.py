@@ -12,7 +12,8 @@ import zipfile
 
 import nbformat
 
-from exercisehelpers import SECRETS, ROOT, book_paths, output_text, sn, synthetic_book_notebook, tags
+from exercisehelpers import (ROOT, SECRETS, book_paths, output_text, sn, synthetic_book_notebook,
+                             tags)
 
 
 def _everything(nb) -> str:
@@ -106,3 +107,26 @@ def test_write_all_writes_notebooks_and_zip(tmp_path):
 def test_every_numbered_chapter_gets_one():
     chapters = {p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")}
     assert chapters <= {p.name for p in book_paths()}
+
+
+def test_roles_become_plain_text():
+    text = ("A {term}`Stride <stride>` and {term}`kernel`: eq. {eq}`eq-a`, {cite}`a2001,b2002`, "
+            "{doc}`06_backpropagation`, {numref}`fig-x`, {ref}`the preface <sec-p>`, "
+            "{func}`cnn_core.conv2d`.\n\n```python\nx = '{term}`kept in code`'\n```")
+    assert sn.plain_roles(text) == (
+        "A Stride and kernel: eq. (eq-a), [a2001, b2002], 06_backpropagation, (fig-x), the "
+        "preface, `cnn_core.conv2d`.\n\n```python\nx = '{term}`kept in code`'\n```")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    assert sn.student_notebook(nb).cells[1].source == sn.plain_roles(text)
+
+
+def test_a_notebook_with_exercises_gets_a_student_version(tmp_path):
+    """Also when it is not a numbered chapter (the appendix): the {exercise} is found in the
+    notebook's markdown cells (not in its raw JSON text)."""
+    nb = synthetic_book_notebook()
+    path = tmp_path / "appendix_something.ipynb"
+    nbformat.write(nb, path)
+    assert sn.has_exercises(path) and sn.wants_student_notebook(path)
+    nb.cells = [c for c in nb.cells if "{exercise}" not in c.source]
+    nbformat.write(nb, path)
+    assert not sn.has_exercises(path) and not sn.wants_student_notebook(path)

@@ -3,7 +3,11 @@
 - unfilled: the student notebook executes without error with every stub as generated, and every
   checker cell prints "not done yet";
 - solved: each stub's source replaced by the book's ``solution-answer`` cell(s) of its exercise
-  (what the student would type), the notebook executes and every checker prints "correct";
+  (what the student would type), every checker prints "correct". To keep ``make test`` short
+  this runs in the same kernel as the unfilled notebook: after each checker, the answer is
+  executed in a copy of the namespace (with the answers of the exercises before it) and checked,
+  so the student's own namespace keeps its stubs. ``STUDENT_SOLVED_FULL=1`` also runs each
+  solved notebook on its own from top to bottom;
 - no solution code, output or prose of the book is in the student notebook (static, fast).
 
 The notebooks run with nbclient in this interpreter's kernel from ``book/`` (as the chapters do),
@@ -12,6 +16,7 @@ one test per notebook and variant, so ``pytest -n 2`` spreads them over the core
 
 from __future__ import annotations
 
+import os
 import re
 
 import nbformat
@@ -52,17 +57,9 @@ def test_there_are_student_notebooks():
     assert PATHS, "no book notebook gets a student version (see _toc.yml)"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_unfilled_student_notebook_runs_and_says_not_done(path):
-    nb = _run(sn.student_notebook(_read(path)), path.name)
-    wrong = [f"cell {i} ({label}): {text.strip()[:300]!r}"
-             for i, label, text in _checker_outputs(nb) if "not done yet" not in text]
-    assert not wrong, (f"{path.name}: with the stubs unfilled these checkers do not say "
-                       "'not done yet':\n" + "\n".join(wrong))
-
-
 def solved(book) -> tuple[object, list[str]]:
-    """The student notebook with each stub replaced by its exercise's solution-answer cells."""
+    """The student notebook with each stub replaced by its exercise's solution-answer cells, and
+    what is missing for that (a stub without its checker, an exercise without an answer)."""
     answers = {}
     for region in sn.solution_regions(book):
         if region["answers"]:
@@ -84,19 +81,80 @@ def solved(book) -> tuple[object, list[str]]:
     return student, missing
 
 
+# Run after a checker cell of the unfilled notebook: the book's answer is executed where the stub
+# is, in a copy of the notebook's namespace holding the answers of the exercises before it (as
+# in the solved notebook), and checked; the student's namespace keeps its unfilled stubs.
+SOLVED_CHECK = """\
+__solved = globals().setdefault("__solved_answers", {{}})
+__ns = {{**globals(), **__solved}}
+exec(compile(get_ipython().transform_cell({answer!r}), "solution-answer", "exec"), __ns)
+check({label!r}, __ns[{name!r}])
+__solved.update({{k: v for k, v in __ns.items()
+                 if not k.startswith("__") and globals().get(k, __ns) is not v}})
+"""
+
+
+def with_solved_checks(student, solved_nb) -> tuple[object, list[int]]:
+    """The unfilled student notebook with a cell after each checker that checks the answer the
+    solved notebook has in that stub; returns it and the indices of the added cells."""
+    nb = nbformat.from_dict(student)
+    cells, added = [], []
+    for cell, solved_cell in zip(student.cells, solved_nb.cells):
+        cells.append(cell)
+        if cell.cell_type == "code" and sn.STUB in tags(cell):
+            stub_answer = solved_cell.source
+        if cell.cell_type == "code" and sn.CHECK in tags(cell) and checker_label(cell):
+            name = sn_name(cell)
+            extra = nbformat.v4.new_code_cell(SOLVED_CHECK.format(
+                answer=stub_answer, label=checker_label(cell), name=name))
+            extra.metadata["tags"] = ["solved-check"]
+            added.append(len(cells))
+            cells.append(extra)
+    nb.cells = cells
+    return nb, added
+
+
+def sn_name(cell) -> str:
+    from exercisehelpers import CHECK_CALL
+
+    return CHECK_CALL.match(cell.source).group("name")
+
+
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_solved_student_notebook_is_all_correct(path):
+def test_student_notebook_unfilled_and_solved(path):
+    """One run per notebook: top to bottom with the stubs unfilled (every checker says "not done
+    yet"), and after each checker the book's answer for that stub is checked ("correct")."""
     book = _read(path)
-    student, missing = solved(book)
+    solved_nb, missing = solved(book)
     assert not missing, f"{path.name}: " + "; ".join(missing)
-    if not any(sn.STUB in tags(c) for c in student.cells):
-        pytest.skip(f"{path.name} has no exercise stub (the book rules require two)")
-    nb = _run(student, path.name)
-    wrong = [f"cell {i} ({label}): {text.strip()[:400]!r}"
-             for i, label, text in _checker_outputs(nb)
-             if not re.search(r": correct\b", text)]
+    student = sn.student_notebook(book)
+    nb, added = with_solved_checks(student, solved_nb)
+    nb = _run(nb, path.name)
+    not_done = [f"cell {i} ({label}): {text.strip()[:300]!r}"
+                for i, label, text in _checker_outputs(nb) if "not done yet" not in text]
+    assert not not_done, (f"{path.name}: with the stubs unfilled these checkers do not say "
+                          "'not done yet':\n" + "\n".join(not_done))
+    wrong = []
+    for i in added:
+        text = "".join(output_text(o) for o in nb.cells[i].outputs)
+        if not re.search(r": correct\b", text):
+            wrong.append(f"{checker_label(nb.cells[i - 1])}: {text.strip()[:400]!r}")
     assert not wrong, (f"{path.name}: with the book's answers pasted into the stubs these "
                        "checkers do not say 'correct':\n" + "\n".join(wrong))
+
+
+@pytest.mark.skipif(os.environ.get("STUDENT_SOLVED_FULL") != "1",
+                    reason="the solved notebook as a whole runs with STUDENT_SOLVED_FULL=1 (the "
+                           "test above checks every answer where its stub is, in one run)")
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_solved_student_notebook_runs_and_is_all_correct(path):
+    """The solved student notebook, run on its own from top to bottom: all correct."""
+    student, missing = solved(_read(path))
+    assert not missing, f"{path.name}: " + "; ".join(missing)
+    nb = _run(student, path.name)
+    wrong = [f"cell {i} ({label}): {text.strip()[:400]!r}"
+             for i, label, text in _checker_outputs(nb) if not re.search(r": correct\b", text)]
+    assert not wrong, f"{path.name}: not 'correct':\n" + "\n".join(wrong)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +189,7 @@ def solution_material(book) -> dict[str, set]:
             for output in cell.get("outputs", []):
                 outputs |= _lines(output_text(output))
     for region in regions:
-        prose |= {line for line in _lines(region["prose"])
+        prose |= {line for line in _lines(sn.plain_roles(region["prose"]))
                   if not re.match(r"^(`{3,}|:{3,}|~{3,})|^:[\w-]+:", line)}
     outside_book = nbformat.from_dict({**book, "cells": [
         c for i, c in enumerate(book.cells) if i not in inside]})

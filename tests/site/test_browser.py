@@ -236,25 +236,6 @@ MATH_BACKSLASH_JS = """async () => {
 }"""
 
 
-@pytest.mark.parametrize("rel", _browser_pages())
-def test_code_fits_and_math_has_no_backslash(rel, site, server, context):
-    """At 1280x900 no code block (input, output, any ``pre``; folds opened) scrolls sideways, and
-    no typeset formula shows a literal backslash."""
-    page, guard = _open(context, server, rel)
-    try:
-        page.wait_for_function(WAIT_MATHJAX_JS, timeout=TIMEOUT_MS)
-        backslashes = page.evaluate(MATH_BACKSLASH_JS)
-        wide = page.evaluate(CODE_WIDTH_JS)
-    finally:
-        page.close()
-    problems = [f"  {w['where']} {w['scroll']} px in a {w['client']} px box: {w['first']!r}"
-                for w in wide]
-    problems += [f"  formula shows a backslash: {text!r}" for text in backslashes]
-    assert not problems, (f"{rel}: {len(wide)} code blocks wider than their box at 1280 px, "
-                          f"{len(backslashes)} formulas with a literal backslash:\n"
-                          + "\n".join(problems[:40]))
-
-
 # How many characters of the code font fit on one line of a code cell's box, and of an output's.
 CHARS_PER_LINE_JS = """() => {
   const measure = sel => {
@@ -333,33 +314,52 @@ def test_there_is_a_gated_solution_with_outputs(site):
                                      "(gated solutions: solution-start ... solution-end)")
 
 
-@pytest.mark.parametrize("rel", _gated_solution_pages() or ["(no gated solution)"])
-def test_closed_solution_shows_none_of_its_outputs(rel, site, server, context):
-    """Every solution dropdown is closed on load with all of its outputs hidden; a click opens it
-    and shows them. No code cell with outputs follows a solution outside of it (the old
-    hide-input form, whose outputs stayed on the page)."""
+def _solution_problems(page, rel) -> list[str]:
+    """Closed solution dropdowns that show an output, code cells with outputs right after a
+    solution (outside it: the old hide-input form), and solutions whose outputs a click on the
+    title does not show. Leaves every solution open."""
+    problems = []
+    solutions = page.evaluate(SOLUTION_OUTPUTS_JS)
+    problems += [f"  code cell with outputs right after solution {s['id']}, outside the "
+                 "dropdown: use a gated solution" for s in solutions if s["codeAfter"]]
+    problems += [f"  closed solution {s['id']} shows an output: {o['text']!r}"
+                 for s in solutions for o in s["outputs"] if o["visible"]]
+    for s in solutions:
+        if not s["outputs"]:
+            continue
+        page.locator(".solution.dropdown").nth(s["index"]).locator(
+            ".admonition-title").first.click()
+        try:
+            page.wait_for_function(OPENED_JS, arg=s["index"], timeout=5_000)
+        except Exception:  # noqa: BLE001 - say which outputs stayed hidden
+            now = page.evaluate(SOLUTION_OUTPUTS_JS)
+            problems += [f"  solution {s['id']} opened but its output is hidden: {o['text']!r}"
+                         for t in now if t["index"] == s["index"]
+                         for o in t["outputs"] if not o["visible"]]
+    return problems
+
+
+@pytest.mark.parametrize("rel", _browser_pages())
+def test_code_math_and_solutions(rel, site, server, context):
+    """At 1280x900: closed solution dropdowns show none of their outputs and a click shows them;
+    no code block (cell input or output, any ``pre``; every fold opened) is wider than its box;
+    no typeset formula shows a literal backslash."""
     page, guard = _open(context, server, rel)
     try:
-        solutions = page.evaluate(SOLUTION_OUTPUTS_JS)
-        assert solutions, f"{rel}: no solution dropdown with outputs"
-        outside = [s["id"] for s in solutions if s["codeAfter"]]
-        assert not outside, (f"{rel}: code cells with outputs right after solutions {outside}, "
-                             "outside the dropdown: use a gated solution")
-        shown = [(s["id"], o["text"]) for s in solutions for o in s["outputs"] if o["visible"]]
-        assert not shown, f"{rel}: closed solutions show their outputs: {shown[:5]}"
-        for s in solutions:
-            solution = page.locator(".solution.dropdown").nth(s["index"])
-            solution.locator(".admonition-title").first.click()
-            try:
-                page.wait_for_function(OPENED_JS, arg=s["index"], timeout=5_000)
-            except Exception:  # noqa: BLE001 - say which outputs stayed hidden
-                now = page.evaluate(SOLUTION_OUTPUTS_JS)
-                still = [o["text"] for t in now if t["index"] == s["index"]
-                         for o in t["outputs"] if not o["visible"]]
-                pytest.fail(f"{rel}: solution {s['id']} opened but outputs hidden: {still}")
+        page.wait_for_function(WAIT_MATHJAX_JS, timeout=TIMEOUT_MS)
+        problems = _solution_problems(page, rel)
+        backslashes = page.evaluate(MATH_BACKSLASH_JS)
+        wide = page.evaluate(CODE_WIDTH_JS)
+        problems += [f"  {w['where']} {w['scroll']} px in a {w['client']} px box: "
+                     f"{w['first']!r}" for w in wide]
+        problems += [f"  formula shows a backslash: {text!r}" for text in backslashes]
         assert not guard.outside, guard.outside
     finally:
         page.close()
+    assert not problems, (f"{rel}: {len(wide)} code blocks wider than their box at 1280 px, "
+                          f"{len(backslashes)} formulas with a literal backslash, "
+                          f"{len(problems) - len(wide) - len(backslashes)} solution problems:\n"
+                          + "\n".join(problems[:40]))
 
 
 def test_solution_dropdown_opens_on_click(site, server, context):

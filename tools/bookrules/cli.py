@@ -6,12 +6,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from .chapter import Book, Chapter
 from .rules import all_violations
 from .toc import chapter_paths
-
 
 COLUMNS = [
     ("chapter", "chapter"),

@@ -1,4 +1,5 @@
-"""Code-cell analysis with Python's ``ast``: what a cell calls, whether it asserts, torch imports."""
+"""Code-cell analysis with Python's ``ast``: what a cell calls, whether it asserts, and its
+torch imports."""
 
 from __future__ import annotations
 
