@@ -12,15 +12,19 @@ from .checks import assert_close, check_implementation
 from .combination import (LENET5_C3_TABLE, MapCombination, connection_table, entropy_penalty,
                           l1_penalty_on_alpha, l1_penalty_on_relu_weights)
 from .conv import col2im, conv2d, conv2d_backward, conv_transpose2d, im2col
+from .global_pool import GlobalAvgPool2D, global_avg_pool2d, global_avg_pool2d_backward
 from .gradcheck import GradientReport, check_layer_gradients, numerical_gradient, rel_error
 from .init import he_normal, xavier_uniform
 from .layers import (AvgPool2D, Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU,
                      Sequential, Sigmoid, Subsample2D, Tanh)
 from .losses import (binary_cross_entropy_with_logits, cross_entropy, mae_loss, mape_loss,
                      mse_loss, msle_loss)
-from .optim import SGD
+from .normalization import BatchNorm2D, batch_norm2d, batch_norm2d_backward
+from .optim import SGD, Adam
 from .pooling import (avg_pool2d, avg_pool2d_backward, lp_pool2d, lp_pool2d_backward, max_pool2d,
                       max_pool2d_argmax, max_pool2d_backward, max_pool2d_mask)
+from .regularization import Dropout, dropout
+from .residual import Residual
 from .shapes import conv_output_size, conv_transpose_output_size, resolve_padding
 from .signal2d import convolve2d, correlate2d, down, rot180, up
 from .train import History, evaluate, fit, predict

@@ -111,11 +111,13 @@ class GradientReport:
 
 
 def _named_parameters(layer, prefix=""):
-    """``(name, param, grad)`` of a layer, and of every sub-layer of a container such as
-    :class:`~cnn_core.Sequential` (named ``"<index>.<name>"``, e.g. ``"0.w"``)."""
+    """``(name, param, grad)`` of a layer, and of every layer inside it (the layers of a
+    :class:`~cnn_core.Sequential`, the block and projection of a :class:`~cnn_core.Residual`),
+    named ``"<index>.<name>"``, e.g. ``"0.w"``."""
     for name, p in layer.params.items():
         yield prefix + name, p, layer.grads[name]
-    for i, sub in enumerate(getattr(layer, "layers", None) or []):
+    subs = layer.children() if hasattr(layer, "children") else getattr(layer, "layers", None)
+    for i, sub in enumerate(subs or []):
         yield from _named_parameters(sub, f"{prefix}{i}.")
 
 

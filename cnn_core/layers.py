@@ -27,11 +27,35 @@ __all__ = ["Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "LeakyReLU", "Si
 
 
 class Layer:
-    """Base class: no parameters; subclasses override ``forward`` and ``backward``."""
+    """Base class: no parameters; subclasses override ``forward`` and ``backward``.
+
+    ``training`` is True in training mode (the default) and False in evaluation mode; only
+    layers whose forward pass differs between the two (batch normalization, dropout) look at it.
+    """
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+
+    def children(self) -> list["Layer"]:
+        """The layers inside this one (none for a plain layer)."""
+        return []
+
+    def train(self, mode: bool = True) -> "Layer":
+        """Put this layer and every layer inside it in training mode (``mode=False``:
+        evaluation mode), as PyTorch's ``Module.train``; returns the layer."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.train: mode must be True or False; "
+                            f"got {mode!r}")
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Evaluation mode: the same as ``train(False)``."""
+        return self.train(False)
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__}.forward is not defined: Layer is the "
@@ -358,6 +382,9 @@ class Sequential(Layer):
         for layer, state in snapshot:
             vars(layer).clear()
             vars(layer).update(state)
+
+    def children(self):
+        return list(self.layers)
 
     def forward(self, x):
         snapshot = self._snapshot()

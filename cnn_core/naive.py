@@ -14,7 +14,8 @@ from ._validate import as_pair
 from .shapes import resolve_padding
 
 __all__ = ["conv2d_naive", "conv2d_backward_naive", "conv_transpose2d_naive", "correlate2d_naive",
-           "convolve2d_naive", "max_pool2d_naive", "max_pool2d_backward_naive", "avg_pool2d_naive"]
+           "convolve2d_naive", "max_pool2d_naive", "max_pool2d_backward_naive", "avg_pool2d_naive",
+           "batch_norm2d_naive", "batch_norm2d_backward_naive", "global_avg_pool2d_naive"]
 
 
 def _pad_explicit(x, pads, value=0.0):
@@ -197,4 +198,75 @@ def avg_pool2d_naive(x, kernel_size, *, stride=None, padding=0):
             for i in range(ho):
                 for j in range(wo):
                     y[n, c, i, j] = xp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw].sum() / (kh * kw)
+    return y
+
+
+def batch_norm2d_naive(x, gamma, beta, *, eps=1e-5):
+    r""":math:`y = \gamma_c (x - \mu_c)/\sqrt{\sigma_c^2 + \epsilon} + \beta_c`, the statistics of
+    each channel summed by loops over its :math:`m = NHW` values (biased variance)."""
+    x = np.asarray(x, dtype=np.float64)
+    n_, c_, h_, w_ = x.shape
+    m = n_ * h_ * w_
+    y = np.zeros_like(x)
+    for c in range(c_):
+        total = 0.0
+        for n in range(n_):
+            for i in range(h_):
+                for j in range(w_):
+                    total += x[n, c, i, j]
+        mean = total / m
+        sq = 0.0
+        for n in range(n_):
+            for i in range(h_):
+                for j in range(w_):
+                    sq += (x[n, c, i, j] - mean) ** 2
+        std = np.sqrt(sq / m + eps)
+        for n in range(n_):
+            for i in range(h_):
+                for j in range(w_):
+                    y[n, c, i, j] = gamma[c] * (x[n, c, i, j] - mean) / std + beta[c]
+    return y
+
+
+def batch_norm2d_backward_naive(dout, x, gamma, *, eps=1e-5):
+    r"""``(dx, dgamma, dbeta)`` of batch normalization from the full Jacobian of each channel,
+    :math:`\partial \hat x_a/\partial x_b = (\mathbb 1[a=b] - 1/m - \hat x_a \hat x_b/m)/\sqrt{\sigma^2+\epsilon}`,
+    summed by loops over every pair (a, b) of the channel's values (no three-term shortcut)."""
+    x = np.asarray(x, dtype=np.float64)
+    dout = np.asarray(dout, dtype=np.float64)
+    n_, c_, h_, w_ = x.shape
+    m = n_ * h_ * w_
+    dx = np.zeros_like(x)
+    dgamma = np.zeros(c_)
+    dbeta = np.zeros(c_)
+    for c in range(c_):
+        vals = x[:, c].reshape(-1)
+        grads = dout[:, c].reshape(-1)
+        mean = sum(vals) / m
+        std = np.sqrt(sum((v - mean) ** 2 for v in vals) / m + eps)
+        x_hat = [(v - mean) / std for v in vals]
+        out = np.zeros(m)
+        for b in range(m):
+            for a in range(m):
+                jac = ((1.0 if a == b else 0.0) - 1.0 / m - x_hat[a] * x_hat[b] / m) / std
+                out[b] += grads[a] * gamma[c] * jac
+        for a in range(m):
+            dgamma[c] += grads[a] * x_hat[a]
+            dbeta[c] += grads[a]
+        dx[:, c] = out.reshape(n_, h_, w_)
+    return dx, dgamma, dbeta
+
+
+def global_avg_pool2d_naive(x):
+    r""":math:`y_{n,c} = \frac{1}{HW}\sum_{i,j} x_{n,c,i,j}`, by loops."""
+    x = np.asarray(x, dtype=np.float64)
+    n_, c_, h_, w_ = x.shape
+    y = np.zeros((n_, c_))
+    for n in range(n_):
+        for c in range(c_):
+            total = 0.0
+            for i in range(h_):
+                for j in range(w_):
+                    total += x[n, c, i, j]
+            y[n, c] = total / (h_ * w_)
     return y

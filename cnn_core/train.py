@@ -53,14 +53,24 @@ def _targets(y, n, name="y", x_name="x"):
 
 
 def predict(model, x, *, batch_size: int = 512) -> np.ndarray:
-    """The model's outputs (e.g. logits) for every row of ``x``, computed in batches.
-    An empty ``x`` goes through the model once, so the result is empty with the right shape."""
+    """The model's outputs (e.g. logits) for every row of ``x``, computed in batches in
+    evaluation mode (dropout off, batch norm with its running statistics); the model's mode is
+    restored afterwards. An empty ``x`` goes through the model once, so the result is empty with
+    the right shape."""
     _check_model(model)
     x = _inputs(x)
     batch_size = as_int(batch_size, "batch_size")
-    if len(x) == 0:
-        return model.forward(x)
-    return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
+    try:
+        if len(x) == 0:
+            return model.forward(x)
+        return np.concatenate([model.forward(x[i:i + batch_size])
+                               for i in range(0, len(x), batch_size)])
+    finally:
+        if was_training is not None:
+            model.train(was_training)
 
 
 def _accuracy(logits, y) -> float:
@@ -126,6 +136,8 @@ def fit(model, x, y, *, optimizer, epochs: int, batch_size: int, rng: np.random.
     x, y, x_val, y_val = _check_fit(model, x, y, optimizer, epochs, batch_size, rng, loss,
                                     x_val, y_val, out)
     out = sys.stdout if out is None else out
+    if hasattr(model, "train"):
+        model.train()                   # dropout and batch statistics on while training
     hist = History()
     n = len(x)
     for epoch in range(1, epochs + 1):

@@ -119,6 +119,9 @@ def exercises() -> dict[str, Exercise]:
 def _describe(a) -> str:
     if isinstance(a, np.ndarray):
         return f"array of shape {a.shape}"
+    if isinstance(a, (list, tuple)) and any(isinstance(v, np.ndarray) for v in a):
+        shapes = ", ".join(str(np.shape(v)) for v in a[:4]) + (", ..." if len(a) > 4 else "")
+        return f"{type(a).__name__} of {len(a)} arrays of shapes {shapes}"
     if isinstance(a, (list, tuple)) and len(a) > 4:
         return f"{type(a).__name__} of length {len(a)}"
     if callable(a):

@@ -1,0 +1,182 @@
+"""Bad input to the building blocks of modern CNNs (batch norm, dropout, global average pooling,
+residual connections, Adam, the train/eval switch, MNIST loading)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn_core as cc
+
+from .framework import Case, Result
+
+X = np.ones((2, 3, 4, 4))
+G, B = np.ones(3), np.zeros(3)
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _bn_after_forward():
+    layer = cc.BatchNorm2D(3)
+    layer.forward(np.arange(96.0).reshape(2, 3, 4, 4))
+    return layer
+
+
+def _dropout_after_forward():
+    layer = cc.Dropout(0.5, rng=_rng())
+    layer.forward(X)
+    return layer
+
+
+def _residual():
+    return cc.Residual(cc.Sequential(cc.Conv2D(3, 3, 3, padding=1, rng=_rng())))
+
+
+def _adam(**kw):
+    return cc.Adam(cc.Dense(2, 2, rng=_rng()), **kw)
+
+
+CASES = {
+    "batch_norm2d": [
+        Case("batch_norm2d: x 3-D", lambda: cc.batch_norm2d(X[0], G, B), ValueError,
+             ("x", "4-D")),
+        Case("batch_norm2d: gamma of 2 channels", lambda: cc.batch_norm2d(X, G[:2], B),
+             ValueError, ("gamma", "(3,)")),
+        Case("batch_norm2d: beta 2-D", lambda: cc.batch_norm2d(X, G, B[None]), ValueError,
+             ("beta", "(3,)")),
+        Case("batch_norm2d: complex x", lambda: cc.batch_norm2d(X.astype(complex), G, B),
+             TypeError, ("x", "complex")),
+        Case("batch_norm2d: eps 0", lambda: cc.batch_norm2d(X, G, B, eps=0.0), ValueError,
+             ("eps",)),
+        Case("batch_norm2d: eps NaN", lambda: cc.batch_norm2d(X, G, B, eps=float("nan")),
+             ValueError, ("eps",)),
+        Case("batch_norm2d: one value per channel",
+             lambda: cc.batch_norm2d(np.ones((1, 3, 1, 1)), G, B), ValueError,
+             ("more than 1 value",)),
+        Result("batch_norm2d: empty batch gives an empty result",
+               lambda: cc.batch_norm2d(np.ones((0, 3, 4, 4)), G, B),
+               lambda y: y.shape == (0, 3, 4, 4)),
+    ],
+    "batch_norm2d_backward": [
+        Case("batch_norm2d_backward: dout of another shape",
+             lambda: cc.batch_norm2d_backward(X[:1], X, G), ValueError, ("dout", "shape")),
+        Case("batch_norm2d_backward: gamma of 4 channels",
+             lambda: cc.batch_norm2d_backward(X, X, np.ones(4)), ValueError, ("gamma",)),
+        Case("batch_norm2d_backward: str x",
+             lambda: cc.batch_norm2d_backward(X, X.astype(str), G), TypeError, ("x",)),
+    ],
+    "BatchNorm2D": [
+        Case("BatchNorm2D: channels 0", lambda: cc.BatchNorm2D(0), ValueError, ("channels",)),
+        Case("BatchNorm2D: channels 2.5", lambda: cc.BatchNorm2D(2.5), ValueError,
+             ("channels",)),
+        Case("BatchNorm2D: momentum 1.5", lambda: cc.BatchNorm2D(3, momentum=1.5), ValueError,
+             ("momentum",)),
+        Case("BatchNorm2D: eps -1", lambda: cc.BatchNorm2D(3, eps=-1.0), ValueError, ("eps",)),
+    ],
+    "BatchNorm2D.forward": [
+        Case("BatchNorm2D.forward: 4 channels for a 3-channel layer",
+             lambda: cc.BatchNorm2D(3).forward(np.ones((2, 4, 2, 2))), ValueError,
+             ("3 channels", "(2, 4, 2, 2)")),
+    ],
+    "BatchNorm2D.backward": [
+        Case("BatchNorm2D.backward: before forward", lambda: cc.BatchNorm2D(3).backward(X),
+             RuntimeError, ("before forward",)),
+        Case("BatchNorm2D.backward: dout of another shape",
+             lambda: _bn_after_forward().backward(X[:1]), ValueError, ("dout", "shape")),
+    ],
+    "dropout": [
+        Case("dropout: p 1.5", lambda: cc.dropout(X, 1.5, rng=_rng()), ValueError, ("p",)),
+        Case("dropout: p NaN", lambda: cc.dropout(X, float("nan"), rng=_rng()), ValueError,
+             ("p",)),
+        Case("dropout: rng an int", lambda: cc.dropout(X, 0.5, rng=0), TypeError, ("rng",)),
+        Case("dropout: object x", lambda: cc.dropout(X.astype(object), 0.5, rng=_rng()),
+             TypeError, ("x",)),
+        Case("dropout: training 'yes'", lambda: cc.dropout(X, 0.5, rng=_rng(), training="yes"),
+             TypeError, ("training",)),
+        Result("dropout: empty input gives an empty result",
+               lambda: cc.dropout(np.ones((0, 3)), 0.5, rng=_rng()), lambda y: y.shape == (0, 3)),
+    ],
+    "Dropout": [
+        Case("Dropout: p -0.1", lambda: cc.Dropout(-0.1, rng=_rng()), ValueError, ("p",)),
+        Case("Dropout: no generator", lambda: cc.Dropout(0.5, rng=None), TypeError, ("rng",)),
+    ],
+    "Dropout.forward": [
+        Case("Dropout.forward: complex x",
+             lambda: cc.Dropout(0.5, rng=_rng()).forward(X.astype(complex)), TypeError, ("x",)),
+    ],
+    "Dropout.backward": [
+        Case("Dropout.backward: dout of another shape",
+             lambda: _dropout_after_forward().backward(X[:1]), ValueError, ("dout", "shape")),
+        Case("Dropout.backward: before forward",
+             lambda: cc.Dropout(0.5, rng=_rng()).backward(X), RuntimeError, ("before forward",)),
+    ],
+    "global_avg_pool2d": [
+        Case("global_avg_pool2d: x 2-D", lambda: cc.global_avg_pool2d(np.ones((2, 3))),
+             ValueError, ("x", "4-D")),
+        Case("global_avg_pool2d: bool x is fine, str x is not",
+             lambda: cc.global_avg_pool2d(X.astype(str)), TypeError, ("x",)),
+        Result("global_avg_pool2d: empty maps give NaN",
+               lambda: cc.global_avg_pool2d(np.ones((2, 3, 0, 4))),
+               lambda y: y.shape == (2, 3) and np.isnan(y).all()),
+    ],
+    "global_avg_pool2d_backward": [
+        Case("global_avg_pool2d_backward: dout (2, 4) for 3 channels",
+             lambda: cc.global_avg_pool2d_backward(np.ones((2, 4)), (2, 3, 4, 4)), ValueError,
+             ("dout", "(2, 3)")),
+        Case("global_avg_pool2d_backward: x_shape of 3 sizes",
+             lambda: cc.global_avg_pool2d_backward(np.ones((2, 3)), (2, 3, 4)), ValueError,
+             ("x_shape",)),
+    ],
+    "GlobalAvgPool2D": [
+        Result("GlobalAvgPool2D: no arguments", lambda: cc.GlobalAvgPool2D(),
+               lambda layer: isinstance(layer, cc.Layer)),
+    ],
+    "GlobalAvgPool2D.forward": [
+        Case("GlobalAvgPool2D.forward: x 3-D", lambda: cc.GlobalAvgPool2D().forward(X[0]),
+             ValueError, ("x", "4-D")),
+    ],
+    "GlobalAvgPool2D.backward": [
+        Case("GlobalAvgPool2D.backward: before forward",
+             lambda: cc.GlobalAvgPool2D().backward(np.ones((2, 3))), RuntimeError,
+             ("before forward",)),
+    ],
+    "Residual": [
+        Case("Residual: block not a layer", lambda: cc.Residual(np.ones(3)), TypeError,
+             ("block",)),
+        Case("Residual: projection not a layer",
+             lambda: cc.Residual(cc.ReLU(), projection="conv"), TypeError, ("projection",)),
+    ],
+    "Residual.forward": [
+        Case("Residual.forward: block changes the shape and no projection",
+             lambda: cc.Residual(cc.Conv2D(3, 4, 1, rng=_rng())).forward(X), ValueError,
+             ("shape", "projection")),
+    ],
+    "Residual.backward": [
+        Case("Residual.backward: before forward", lambda: _residual().backward(X), RuntimeError,
+             ("before forward",)),
+    ],
+    "Adam": [
+        Case("Adam: lr NaN", lambda: _adam(lr=float("nan")), ValueError, ("lr",)),
+        Case("Adam: lr 0", lambda: _adam(lr=0.0), ValueError, ("lr",)),
+        Case("Adam: beta1 1", lambda: _adam(betas=(1.0, 0.999)), ValueError, ("betas[0]",)),
+        Case("Adam: betas of 3", lambda: _adam(betas=(0.9, 0.99, 0.9)), ValueError, ("betas",)),
+        Case("Adam: eps -1", lambda: _adam(eps=-1.0), ValueError, ("eps",)),
+        Case("Adam: weight_decay inf", lambda: _adam(weight_decay=float("inf")), ValueError,
+             ("weight_decay",)),
+        Case("Adam: model without parameters()", lambda: cc.Adam(object()), TypeError,
+             ("parameters",)),
+    ],
+    "Adam.step": [
+        Result("Adam.step: a model without parameters steps nothing",
+               lambda: cc.Adam(cc.ReLU()).step(), lambda out: out is None),
+    ],
+    "Layer.train": [
+        Case("Layer.train: mode 'eval'", lambda: cc.ReLU().train("eval"), TypeError,
+             ("mode",)),
+    ],
+    "Layer.eval": [
+        Result("Layer.eval: returns the layer", lambda: cc.Sequential(cc.ReLU()).eval(),
+               lambda m: m.training is False and m.layers[0].training is False),
+    ],
+}
