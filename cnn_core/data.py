@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validate import as_int
+from ._validate import as_int, as_real
 
 __all__ = ["Digits", "load_digits", "load_idx", "load_mnist", "download_mnist", "MNIST_FILES"]
 
@@ -202,8 +202,15 @@ def download_mnist(folder=None, *, base_url: str = MNIST_URL, files: dict | None
     checksum is not fetched again. Returns the paths. A file whose checksum differs is deleted
     and a ``ValueError`` names it. (``files`` maps names to SHA-256 digests; the tests use it
     with a local server.)"""
-    folder = Path(folder) if folder is not None else _default_cache()
     files = MNIST_FILES if files is None else files
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()):
+        raise TypeError("download_mnist: files must map file names to SHA-256 hex digests "
+                        f"(64 characters); got {type(files).__name__}")
+    timeout = as_real(timeout, "timeout", low=0, low_open=True)
+    if not isinstance(base_url, str):
+        raise TypeError(f"download_mnist: base_url must be a str; got {type(base_url).__name__}")
+    folder = Path(folder) if folder is not None else _default_cache()
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, digest in files.items():

@@ -7,10 +7,17 @@ import numpy as np
 
 import cnn_core as cc
 
-from .framework import Case, Result
+from framework import Case, Result
 
 X = np.ones((2, 3, 4, 4))
 G, B = np.ones(3), np.zeros(3)
+
+
+def _ok(predicate, what):
+    """A Result check that fails with ``what`` unless ``predicate(value)`` is true."""
+    def check(value):
+        assert predicate(value), f"{what}; got {value!r}"[:300]
+    return check
 
 
 def _rng():
@@ -56,7 +63,7 @@ CASES = {
              ("more than 1 value",)),
         Result("batch_norm2d: empty batch gives an empty result",
                lambda: cc.batch_norm2d(np.ones((0, 3, 4, 4)), G, B),
-               lambda y: y.shape == (0, 3, 4, 4)),
+               _ok(lambda y: y.shape == (0, 3, 4, 4), "unexpected result")),
     ],
     "batch_norm2d_backward": [
         Case("batch_norm2d_backward: dout of another shape",
@@ -95,7 +102,8 @@ CASES = {
         Case("dropout: training 'yes'", lambda: cc.dropout(X, 0.5, rng=_rng(), training="yes"),
              TypeError, ("training",)),
         Result("dropout: empty input gives an empty result",
-               lambda: cc.dropout(np.ones((0, 3)), 0.5, rng=_rng()), lambda y: y.shape == (0, 3)),
+               lambda: cc.dropout(np.ones((0, 3)), 0.5, rng=_rng()),
+               _ok(lambda y: y.shape == (0, 3), "unexpected result")),
     ],
     "Dropout": [
         Case("Dropout: p -0.1", lambda: cc.Dropout(-0.1, rng=_rng()), ValueError, ("p",)),
@@ -118,7 +126,7 @@ CASES = {
              lambda: cc.global_avg_pool2d(X.astype(str)), TypeError, ("x",)),
         Result("global_avg_pool2d: empty maps give NaN",
                lambda: cc.global_avg_pool2d(np.ones((2, 3, 0, 4))),
-               lambda y: y.shape == (2, 3) and np.isnan(y).all()),
+               _ok(lambda y: y.shape == (2, 3) and np.isnan(y).all(), "unexpected result")),
     ],
     "global_avg_pool2d_backward": [
         Case("global_avg_pool2d_backward: dout (2, 4) for 3 channels",
@@ -130,7 +138,7 @@ CASES = {
     ],
     "GlobalAvgPool2D": [
         Result("GlobalAvgPool2D: no arguments", lambda: cc.GlobalAvgPool2D(),
-               lambda layer: isinstance(layer, cc.Layer)),
+               _ok(lambda layer: isinstance(layer, cc.Layer), "unexpected result")),
     ],
     "GlobalAvgPool2D.forward": [
         Case("GlobalAvgPool2D.forward: x 3-D", lambda: cc.GlobalAvgPool2D().forward(X[0]),
@@ -169,14 +177,61 @@ CASES = {
     ],
     "Adam.step": [
         Result("Adam.step: a model without parameters steps nothing",
-               lambda: cc.Adam(cc.ReLU()).step(), lambda out: out is None),
+               lambda: cc.Adam(cc.ReLU()).step(), _ok(lambda out: out is None, "unexpected result")),
     ],
     "Layer.train": [
         Case("Layer.train: mode 'eval'", lambda: cc.ReLU().train("eval"), TypeError,
              ("mode",)),
-    ],
-    "Layer.eval": [
-        Result("Layer.eval: returns the layer", lambda: cc.Sequential(cc.ReLU()).eval(),
-               lambda m: m.training is False and m.layers[0].training is False),
+        Result("Layer.train: train(False) reaches the layers inside",
+               lambda: cc.Sequential(cc.Residual(cc.ReLU())).train(False),
+               _ok(lambda m: not m.training and not m.layers[0].block.training,
+                   "evaluation mode not set inside")),
     ],
 }
+
+
+# Every layer class inherits train(mode): one row each, with a layer made by its factory.
+_FACTORIES = {
+    "Conv2D": lambda: cc.Conv2D(3, 2, 3, rng=_rng()),
+    "Dense": lambda: cc.Dense(4, 2, rng=_rng()),
+    "MaxPool2D": lambda: cc.MaxPool2D(2), "AvgPool2D": lambda: cc.AvgPool2D(2),
+    "ReLU": cc.ReLU, "LeakyReLU": cc.LeakyReLU, "Sigmoid": cc.Sigmoid, "Tanh": cc.Tanh,
+    "Flatten": cc.Flatten, "Subsample2D": lambda: cc.Subsample2D(3),
+    "Sequential": lambda: cc.Sequential(cc.ReLU()),
+    "MapCombination": lambda: cc.MapCombination(3, 2, 3, rng=_rng()),
+    "BatchNorm2D": lambda: cc.BatchNorm2D(3), "Dropout": lambda: cc.Dropout(0.5, rng=_rng()),
+    "GlobalAvgPool2D": cc.GlobalAvgPool2D, "Residual": _residual,
+}
+for _name, _make in _FACTORIES.items():
+    CASES.setdefault(f"{_name}.train", []).append(
+        Case(f"{_name}.train: mode = 1 (not a bool)",
+             lambda _make=_make: _make().train(1), TypeError, ("mode", "True or False")))
+
+CASES["BatchNorm2D.__call__"] = [
+    Case("BatchNorm2D.__call__: x 2-D", lambda: cc.BatchNorm2D(3)(np.ones((2, 3))), ValueError,
+         ("x", "4-D"))]
+CASES["Dropout.__call__"] = [
+    Case("Dropout.__call__: str x", lambda: cc.Dropout(0.5, rng=_rng())(X.astype(str)),
+         TypeError, ("x",))]
+CASES["GlobalAvgPool2D.__call__"] = [
+    Case("GlobalAvgPool2D.__call__: x 5-D", lambda: cc.GlobalAvgPool2D()(X[None]), ValueError,
+         ("x", "4-D"))]
+CASES["Residual.__call__"] = [
+    Case("Residual.__call__: 4 channels into a 3-channel block",
+         lambda: _residual()(np.ones((1, 4, 3, 3))), ValueError, ("x",))]
+CASES["data.load_mnist"] = [
+    Case("data.load_mnist: test_fraction 1.5",
+         lambda: cc.data.load_mnist(test_fraction=1.5), ValueError, ("test_fraction",)),
+    Case("data.load_mnist: seed -1", lambda: cc.data.load_mnist(seed=-1), ValueError,
+         ("seed",)),
+    Case("data.load_mnist: seed 'a'", lambda: cc.data.load_mnist(seed="a"), TypeError,
+         ("seed",)),
+]
+CASES["data.download_mnist"] = [
+    Case("data.download_mnist: files not a mapping",
+         lambda: cc.data.download_mnist("/nonexistent-dir", files=["a"]), TypeError,
+         ("files",)),
+    Case("data.download_mnist: timeout 0",
+         lambda: cc.data.download_mnist("/nonexistent-dir", timeout=0), ValueError,
+         ("timeout",)),
+]
