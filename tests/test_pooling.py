@@ -76,6 +76,16 @@ def test_avg_pool2d_vs_naive(xs, k, stride, padding):
 
 
 @pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_avg_pool2d_backward_vs_naive(xs, k, stride, padding):
+    rng = np.random.default_rng(31)
+    x = randn(rng, *xs)
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(rng, *naive.avg_pool2d_naive(x, k, **kw).shape)
+    assert_allclose(cc.avg_pool2d_backward(dout, x, k, **kw),
+                    naive.avg_pool2d_backward_naive(dout, x, k, **kw))
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
 def test_avg_pool2d_backward_is_adjoint(xs, k, stride, padding):
     """avg pooling is linear, so its backward is its adjoint: <A x, g> = <x, A^T g>."""
     rng = np.random.default_rng(25)
@@ -119,23 +129,8 @@ def test_max_pool2d_mask_is_where_gradient_goes(xs, k, stride, padding):
 
 
 # ---------------------------------------------------------------------------------------------
-# L^p pooling: naive formula written inline (cnn_core.naive has no L^p reference)
+# L^p pooling
 # ---------------------------------------------------------------------------------------------
-
-def _lp_naive(x, k, p, stride):
-    kh, kw = (k, k) if np.isscalar(k) else k
-    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
-    n, c, h, w = x.shape
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    y = np.zeros((n, c, ho, wo))
-    for ni in range(n):
-        for ci in range(c):
-            for i in range(ho):
-                for j in range(wo):
-                    win = x[ni, ci, sh * i:sh * i + kh, sw * j:sw * j + kw]
-                    y[ni, ci, i, j] = np.sum(np.abs(win) ** p) ** (1 / p)
-    return y
-
 
 @pytest.mark.parametrize("p", [1, 2, 3, 2.5])
 @pytest.mark.parametrize("xs,k,stride", [
@@ -143,9 +138,13 @@ def _lp_naive(x, k, p, stride):
     pytest.param((1, 3, 5, 6), 3, 1, id="k3-overlap"),
     pytest.param((1, 1, 6, 7), (2, 3), (2, 1), id="kh!=kw"),
 ])
-def test_lp_pool2d_vs_formula(xs, k, stride, p):
+def test_lp_pool2d_vs_naive(xs, k, stride, p):
     x = randn(np.random.default_rng(27), *xs)       # mixed signs: |x| is pooled
-    assert_allclose(cc.lp_pool2d(x, k, p=p, stride=stride), _lp_naive(x, k, p, stride))
+    assert_allclose(cc.lp_pool2d(x, k, p=p, stride=stride),
+                    naive.lp_pool2d_naive(x, k, p=p, stride=stride))
+    dout = randn(np.random.default_rng(30), *naive.lp_pool2d_naive(x, k, p=p, stride=stride).shape)
+    assert_allclose(cc.lp_pool2d_backward(dout, x, k, p=p, stride=stride),
+                    naive.lp_pool2d_backward_naive(dout, x, k, p=p, stride=stride))
 
 
 def test_lp_pool2d_limits():
