@@ -253,15 +253,21 @@ def max_pool2d_naive(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward_naive(dout, x, kernel_size, *, stride=None, padding=0):
-    """Each ``dout[n, c, i, j]`` goes to the first maximum (row-major, ``np.argmax``) of its window."""
+    """Each ``dout[n, c, i, j]`` goes to the first maximum (row-major, ``np.argmax``) of the real
+    (unpadded) elements of its window. Padding never receives gradient: a window whose real
+    elements are all −∞ (equal to its −∞ padding) sends it to its first real element, as PyTorch
+    does."""
     x, xp, kh, kw, sh, sw, ph, pw, ho, wo = _pool_setup(x, kernel_size, stride, padding, -np.inf)
+    real = _pad_explicit(np.ones(x.shape, dtype=bool), ((ph, ph), (pw, pw)), False)
     dxp = np.zeros_like(xp)
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
             for i in range(ho):
                 for j in range(wo):
-                    win = xp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw]
-                    a, b = np.unravel_index(np.argmax(win), win.shape)
+                    rows, cols = slice(sh * i, sh * i + kh), slice(sw * j, sw * j + kw)
+                    is_real = real[n, c, rows, cols]
+                    positions = np.argwhere(is_real)              # (a, b) in row-major order
+                    a, b = positions[np.argmax(xp[n, c, rows, cols][is_real])]
                     dxp[n, c, sh * i + a, sw * j + b] += dout[n, c, i, j]
     return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
 

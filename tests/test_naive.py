@@ -278,6 +278,19 @@ def test_max_pool_backward_naive_hand_and_ties():
     assert_allclose(dx[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])  # each window's top-left
 
 
+def test_max_pool_backward_naive_never_sends_gradient_to_padding():
+    # a 2x2 input of -inf, 3x3 windows, padding 1, stride 1: every window is -inf throughout;
+    # PyTorch sends each window's gradient to its first real element (its top-left real one)
+    x = np.full((1, 1, 2, 2), -np.inf)
+    dout = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    dx = naive.max_pool2d_backward_naive(dout, x, 3, stride=1, padding=1)
+    # windows (0,0), (0,1), (1,0), (1,1) start at padded (0,0), (0,1), (1,0), (1,1); their first
+    # real elements are x[0,0], x[0,0], x[0,0] and x[0,0]: all four gradients land there
+    assert_allclose(dx[0, 0], [[10, 0], [0, 0]])
+    dx = naive.max_pool2d_backward_naive(np.ones((1, 1, 2, 2)), x, 2, stride=2, padding=1)
+    assert_allclose(dx[0, 0], [[1, 1], [1, 1]])     # each 2x2 window holds one real element
+
+
 def test_max_pool_backward_naive_vs_numerical():
     rng = np.random.default_rng(5)
     x = distinct(rng, 2, 2, 5, 5)

@@ -128,6 +128,26 @@ def test_max_pool2d_mask_is_where_gradient_goes(xs, k, stride, padding):
     np.testing.assert_array_equal(cc.max_pool2d_mask(x, k, **kw), dx > 0)
 
 
+@pytest.mark.parametrize("xs,k,stride,padding", [c for c in POOL_CASES if c.values[3] != 0])
+@pytest.mark.parametrize("share", [1.0, 0.7])
+def test_max_pool2d_minus_infinity_windows_with_padding(xs, k, stride, padding, share):
+    """A window whose real elements are all −∞ ties with its −∞ padding: its gradient must go to
+    its first real element (as in PyTorch), not into the padding, where it would be lost."""
+    rng = np.random.default_rng(36)
+    x = distinct(rng, *xs)
+    x[rng.uniform(size=xs) < share] = -np.inf
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(rng, *naive.max_pool2d_naive(x, k, **kw).shape)
+    expected = naive.max_pool2d_backward_naive(dout, x, k, **kw)
+    assert np.sum(expected) == pytest.approx(np.sum(dout), rel=1e-12)      # nothing lost
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw), expected)
+    y, arg = cc.max_pool2d(x, k, return_argmax=True, **kw)
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, argmax=arg, **kw), expected)
+    np.testing.assert_array_equal(cc.max_pool2d_mask(x, k, **kw),
+                                  naive.max_pool2d_backward_naive(np.ones_like(dout), x, k,
+                                                                  **kw) > 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # L^p pooling
 # ---------------------------------------------------------------------------------------------
