@@ -74,20 +74,20 @@ def correlate(x: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarr
     n, c = x.shape[:2]
     f = w.shape[0]
     ho, wo = g.out_hw
-    k, p = c * g.kernel[0] * g.kernel[1], ho * wo
+    k, n_pos = c * g.kernel[0] * g.kernel[1], ho * wo   # K rows, P = H'*W' columns
     w2 = w.reshape(f, k)
     y = np.empty((n, f, ho, wo), dtype=np.result_type(x, w))
 
     def part(chunks):
         for n0, n1 in chunks:
             cols = columns(_padded_chunk(x, n0, n1, g), g,
-                           scratch_array("cols", (n1 - n0, k, p), x.dtype))
-            yc = y[n0:n1].reshape(n1 - n0, f, p)
+                           scratch_array("cols", (n1 - n0, k, n_pos), x.dtype))
+            yc = y[n0:n1].reshape(n1 - n0, f, n_pos)
             np.matmul(w2, cols, out=yc)
             if b is not None:
                 yc += b[:, None]
 
-    _parallel.run(part, plan(n, n * f * k * p, k * p * x.itemsize, x.nbytes + y.nbytes))
+    _parallel.run(part, plan(n, n * f * k * n_pos, k * n_pos * x.itemsize, x.nbytes + y.nbytes))
     return y
 
 
@@ -127,23 +127,23 @@ def conv_backward(dout, x, w, g, need_dw, col2im):
     ``col2im(dcols, g, out)`` is the general col2im, used unless the shifted sum applies."""
     n, f, ho, wo = dout.shape
     c = w.shape[1]
-    k, p = c * g.kernel[0] * g.kernel[1], ho * wo
+    k, n_pos = c * g.kernel[0] * g.kernel[1], ho * wo   # K rows, P = H'*W' columns
     w2t = w.reshape(f, k).T
     dx = np.empty((n, c, *g.in_hw), dtype=dout.dtype)
     hp, wp = g.padded_hw
     shifted = (_tuning.SHIFTED_COL2IM and g.stride == (1, 1)
-               and hp * wp <= _SHIFTED_MAX_RATIO * p)
-    rows_dx = hp * wp if shifted else p
+               and hp * wp <= _SHIFTED_MAX_RATIO * n_pos)
+    rows_dx = hp * wp if shifted else n_pos
 
     def part(chunks):
         dw_t = np.zeros((k, f), dtype=dout.dtype) if need_dw else None       # dWᵀ
         for n0, n1 in chunks:
             m = n1 - n0
-            delta = dout[n0:n1].reshape(m, f, p)
+            delta = dout[n0:n1].reshape(m, f, n_pos)
             # one buffer for the columns and, once they are used, for their gradient
-            buf = scratch_array("cols", (m * k * max(p, rows_dx),), dout.dtype)
+            buf = scratch_array("cols", (m * k * max(n_pos, rows_dx),), dout.dtype)
             if need_dw:
-                cols = columns(_padded_chunk(x, n0, n1, g), g, buf[:m * k * p])
+                cols = columns(_padded_chunk(x, n0, n1, g), g, buf[:m * k * n_pos])
                 # dWᵀ += Σ_n cols_n δ_nᵀ, (n, K, P) @ (n, P, F): the faster orientation here
                 dw_t += np.matmul(cols, delta.transpose(0, 2, 1)).sum(axis=0)
             dcols = buf[:m * k * rows_dx].reshape(m, k, rows_dx)
@@ -160,7 +160,7 @@ def conv_backward(dout, x, w, g, need_dw, col2im):
             return dw_t, dout[chunks[0][0]:chunks[-1][1]].sum(axis=(0, 2, 3))
         return None
 
-    work = plan(n, n * f * k * p, (k * max(p, rows_dx) + f * rows_dx) * dout.itemsize,
+    work = plan(n, n * f * k * n_pos, (k * max(n_pos, rows_dx) + f * rows_dx) * dout.itemsize,
                 dout.nbytes + dx.nbytes + (x.nbytes if need_dw else 0))
     results = [r for r in _parallel.run(part, work) if r is not None]
     if not need_dw:

@@ -9,21 +9,22 @@ Conventions (the same as PyTorch, CS231n and every framework):
 
 - Output size per axis: :func:`cnn_core.conv_output_size`.
 
-As matrices: the columns :math:`\mathrm{cols}_n` of image :math:`n` (:func:`cnn_core.im2col`, one column of
-:math:`C k_h k_w` numbers per output position) turn the sum into one product with the kernel
-matrix :math:`W` (:math:`F \times C k_h k_w`), and, with :math:`\delta_n = \partial E/\partial y_n`
-as an :math:`F \times H'W'` matrix, the backward pass into two:
+As matrices: the columns :math:`\mathrm{cols}_n` of image :math:`n` (:func:`cnn_core.im2col`,
+one column of :math:`C k_h k_w` numbers per output position) turn the sum into one product with
+the kernel matrix :math:`W` (:math:`F \times C k_h k_w`), and, with
+:math:`\delta_n = \partial E/\partial y_n` as an :math:`F \times H'W'` matrix, the backward pass
+into two:
 
 .. math:: y_n = W \mathrm{cols}_n + b,\qquad
           \frac{\partial E}{\partial W} = \sum_n \delta_n \mathrm{cols}_n^{\top},\qquad
           \frac{\partial E}{\partial x} = \operatorname{col2im}\Big(W^{\top} \delta\Big).
 
-:func:`cnn_core.col2im` adds every product :math:`\delta_{n,f,i,j} w_{f,c,a,b}` at the input position its
-window read, so the input gradient is the *full* convolution of the upstream gradient (with
-``s - 1`` zeros stuffed between its elements when the stride is > 1) with the kernel rotated by
-180°, as the book derives it (:func:`cnn_core.naive.conv2d_input_gradient_full_naive` computes it
-literally that way), without multiplying the stuffed zeros. :func:`cnn_core.conv_transpose2d` is the same
-operation.
+:func:`cnn_core.col2im` adds every product :math:`\delta_{n,f,i,j} w_{f,c,a,b}` at the input
+position its window read, so the input gradient is the *full* convolution of the upstream
+gradient (with ``s - 1`` zeros stuffed between its elements when the stride is > 1) with the
+kernel rotated by 180°, as the book derives it
+(:func:`cnn_core.naive.conv2d_input_gradient_full_naive` computes it literally that way), without
+multiplying the stuffed zeros. :func:`cnn_core.conv_transpose2d` is the same operation.
 
 This file: the public functions, then the general implementation (``_correlate``,
 ``_conv_backward``, ``_im2col``, ``_col2im_slices``), which is these equations for the whole batch.

@@ -113,14 +113,16 @@ def conv_transpose2d_naive(x, w, b=None, *, stride=1, padding=0, output_padding=
     (ph, pw), (oh, ow) = as_pair(padding, "padding", minimum=0), as_pair(output_padding, "output_padding", minimum=0)
     n, cin, h, wd = x.shape
     cout, kh, kw = w.shape[1:]
-    full = np.zeros((n, cout, (h - 1) * sh + dil_h * (kh - 1) + 1 + oh, (wd - 1) * sw + dil_w * (kw - 1) + 1 + ow))
+    full = np.zeros((n, cout, (h - 1) * sh + dil_h * (kh - 1) + 1 + oh,
+                     (wd - 1) * sw + dil_w * (kw - 1) + 1 + ow))
     for ni in range(n):
         for ci in range(cin):
             for i in range(h):
                 for j in range(wd):
                     for a in range(kh):
                         for bb in range(kw):
-                            full[ni, :, sh * i + dil_h * a, sw * j + dil_w * bb] += x[ni, ci, i, j] * w[ci, :, a, bb]
+                            full[ni, :, sh * i + dil_h * a, sw * j + dil_w * bb] += \
+                                x[ni, ci, i, j] * w[ci, :, a, bb]
     y = full[:, :, ph:full.shape[2] - ph, pw:full.shape[3] - pw]
     if b is not None:
         y = y + np.asarray(b, dtype=np.float64)[None, :, None, None]
@@ -129,23 +131,17 @@ def conv_transpose2d_naive(x, w, b=None, *, stride=1, padding=0, output_padding=
 
 def im2col_naive(x, kernel_size, *, stride=1, padding=0, dilation=1):
     r"""The columns of every receptive field, element by element:
-    :math:`\text{cols}_{n,\,c k_h k_w + a k_w + b,\; i W' + j} = x^{\text{pad}}_{n,c,\,s_h i + d_h a,\,s_w j + d_w b}`."""
+
+    .. math:: \text{cols}_{n,\,c k_h k_w + a k_w + b,\; i W' + j}
+              = x^{\text{pad}}_{n,c,\,s_h i + d_h a,\,s_w j + d_w b}
+    """
     x = np.asarray(x, dtype=np.float64)
-    (kh, kw), (sh, sw) = as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride")
-    dil_h, dil_w = as_pair(dilation, "dilation")
-    xp = _pad_explicit(x, resolve_padding(padding, (kh, kw), (dil_h, dil_w), (sh, sw)))
-    n, c, hp, wp = xp.shape
-    ho = conv_output_size(hp, kh, stride=sh, dilation=dil_h)
-    wo = conv_output_size(wp, kw, stride=sw, dilation=dil_w)
-    cols = np.zeros((n, c * kh * kw, ho * wo))
-    for ni in range(n):
-        for ci in range(c):
-            for a in range(kh):
-                for b in range(kw):
-                    for i in range(ho):
-                        for j in range(wo):
-                            cols[ni, ci * kh * kw + a * kw + b, i * wo + j] = \
-                                xp[ni, ci, sh * i + dil_h * a, sw * j + dil_w * b]
+    kernel, s, d = _im2col_args(kernel_size, stride, dilation)
+    xp = _pad_explicit(x, resolve_padding(padding, kernel, d, s))
+    shape, entries = _column_entries(xp.shape, kernel, s, d)
+    cols = np.zeros(shape)
+    for col_index, x_index in entries:
+        cols[col_index] = xp[x_index]
     return cols
 
 
@@ -155,21 +151,33 @@ def col2im_naive(cols, x_shape, kernel_size, *, stride=1, padding=0, dilation=1)
     is cut off. Returns an array of shape ``x_shape``."""
     cols = np.asarray(cols, dtype=np.float64)
     n, c, h, wd = x_shape
-    (kh, kw), (sh, sw) = as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride")
-    dil_h, dil_w = as_pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = resolve_padding(padding, (kh, kw), (dil_h, dil_w), (sh, sw))
+    kernel, s, d = _im2col_args(kernel_size, stride, dilation)
+    (pt, pb), (pl, pr) = resolve_padding(padding, kernel, d, s)
     xp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
-    ho = conv_output_size(xp.shape[2], kh, stride=sh, dilation=dil_h)
-    wo = conv_output_size(xp.shape[3], kw, stride=sw, dilation=dil_w)
-    for ni in range(n):
-        for ci in range(c):
-            for a in range(kh):
-                for b in range(kw):
-                    for i in range(ho):
-                        for j in range(wo):
-                            xp[ni, ci, sh * i + dil_h * a, sw * j + dil_w * b] += \
-                                cols[ni, ci * kh * kw + a * kw + b, i * wo + j]
+    _, entries = _column_entries(xp.shape, kernel, s, d)
+    for col_index, x_index in entries:
+        xp[x_index] += cols[col_index]
     return xp[:, :, pt:pt + h, pl:pl + wd]
+
+
+def _im2col_args(kernel_size, stride, dilation):
+    return (as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride"),
+            as_pair(dilation, "dilation"))
+
+
+def _column_entries(xp_shape, kernel, stride, dilation):
+    """The shape ``(N, C*kh*kw, H'*W')`` of the columns of a padded input of shape ``xp_shape``,
+    and every pair ``(index into the columns, index into the padded input)`` of an entry:
+    ``cols[n, c*kh*kw + a*kw + b, i*W' + j] = xp[n, c, s_h i + d_h a, s_w j + d_w b]``."""
+    n, c, hp, wp = xp_shape
+    (kh, kw), (sh, sw), (dil_h, dil_w) = kernel, stride, dilation
+    ho = conv_output_size(hp, kh, stride=sh, dilation=dil_h)
+    wo = conv_output_size(wp, kw, stride=sw, dilation=dil_w)
+    entries = (((ni, ci * kh * kw + a * kw + b, i * wo + j),
+                (ni, ci, sh * i + dil_h * a, sw * j + dil_w * b))
+               for ni in range(n) for ci in range(c) for a in range(kh) for b in range(kw)
+               for i in range(ho) for j in range(wo))
+    return (n, c * kh * kw, ho * wo), entries
 
 
 def _mode_pads(mode, k):
@@ -240,15 +248,22 @@ def _pool_setup(x, kernel_size, stride, padding, value):
     return x, xp, kh, kw, sh, sw, ph, pw, ho, wo
 
 
-def max_pool2d_naive(x, kernel_size, *, stride=None, padding=0):
-    r""":math:`y_{n,c,i,j} = \max_{a,b} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}` (padding with −∞), by loops."""
-    x, xp, kh, kw, sh, sw, _, _, ho, wo = _pool_setup(x, kernel_size, stride, padding, -np.inf)
-    y = np.zeros((*x.shape[:2], ho, wo))
+def _each_window(x, kh, kw, sh, sw, ho, wo):
+    """``(n, c, i, j, rows, cols)`` for every window, one at a time: ``rows`` and ``cols`` are the
+    slices of the (padded) input that window ``(i, j)`` of image ``n``, channel ``c`` covers."""
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
             for i in range(ho):
                 for j in range(wo):
-                    y[n, c, i, j] = xp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw].max()
+                    yield n, c, i, j, slice(sh * i, sh * i + kh), slice(sw * j, sw * j + kw)
+
+
+def max_pool2d_naive(x, kernel_size, *, stride=None, padding=0):
+    r""":math:`y_{n,c,i,j} = \max_{a,b} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}` (padding with −∞), by loops."""
+    x, xp, kh, kw, sh, sw, _, _, ho, wo = _pool_setup(x, kernel_size, stride, padding, -np.inf)
+    y = np.zeros((*x.shape[:2], ho, wo))
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        y[n, c, i, j] = xp[n, c, rows, cols].max()
     return y
 
 
@@ -260,15 +275,11 @@ def max_pool2d_backward_naive(dout, x, kernel_size, *, stride=None, padding=0):
     x, xp, kh, kw, sh, sw, ph, pw, ho, wo = _pool_setup(x, kernel_size, stride, padding, -np.inf)
     real = _pad_explicit(np.ones(x.shape, dtype=bool), ((ph, ph), (pw, pw)), False)
     dxp = np.zeros_like(xp)
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i in range(ho):
-                for j in range(wo):
-                    rows, cols = slice(sh * i, sh * i + kh), slice(sw * j, sw * j + kw)
-                    is_real = real[n, c, rows, cols]
-                    positions = np.argwhere(is_real)              # (a, b) in row-major order
-                    a, b = positions[np.argmax(xp[n, c, rows, cols][is_real])]
-                    dxp[n, c, sh * i + a, sw * j + b] += dout[n, c, i, j]
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        is_real = real[n, c, rows, cols]
+        positions = np.argwhere(is_real)                          # (a, b) in row-major order
+        a, b = positions[np.argmax(xp[n, c, rows, cols][is_real])]
+        dxp[n, c, sh * i + a, sw * j + b] += dout[n, c, i, j]
     return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
 
 
@@ -276,11 +287,8 @@ def avg_pool2d_naive(x, kernel_size, *, stride=None, padding=0):
     r""":math:`y_{n,c,i,j} = \frac{1}{k_h k_w}\sum_{a,b} x^{\text{pad}}_{n,c,s_h i+a,\,s_w j+b}` (zeros count), by loops."""
     x, xp, kh, kw, sh, sw, _, _, ho, wo = _pool_setup(x, kernel_size, stride, padding, 0.0)
     y = np.zeros((*x.shape[:2], ho, wo))
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i in range(ho):
-                for j in range(wo):
-                    y[n, c, i, j] = xp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw].sum() / (kh * kw)
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        y[n, c, i, j] = xp[n, c, rows, cols].sum() / (kh * kw)
     return y
 
 
@@ -290,11 +298,8 @@ def avg_pool2d_backward_naive(dout, x, kernel_size, *, stride=None, padding=0):
     x, xp, kh, kw, sh, sw, ph, pw, ho, wo = _pool_setup(x, kernel_size, stride, padding, 0.0)
     dout = np.asarray(dout, dtype=np.float64)
     dxp = np.zeros_like(xp)
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i in range(ho):
-                for j in range(wo):
-                    dxp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw] += dout[n, c, i, j] / (kh * kw)
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        dxp[n, c, rows, cols] += dout[n, c, i, j] / (kh * kw)
     return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
 
 
@@ -302,12 +307,8 @@ def lp_pool2d_naive(x, kernel_size, *, p=2, stride=None):
     r""":math:`y_{n,c,i,j} = \big(\sum_{a,b} |x_{n,c,s_h i+a,\,s_w j+b}|^p\big)^{1/p}`, by loops."""
     x, xp, kh, kw, sh, sw, _, _, ho, wo = _pool_setup(x, kernel_size, stride, 0, 0.0)
     y = np.zeros((*x.shape[:2], ho, wo))
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i in range(ho):
-                for j in range(wo):
-                    win = xp[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw]
-                    y[n, c, i, j] = np.sum(np.abs(win) ** p) ** (1 / p)
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        y[n, c, i, j] = np.sum(np.abs(xp[n, c, rows, cols]) ** p) ** (1 / p)
     return y
 
 
@@ -318,14 +319,10 @@ def lp_pool2d_backward_naive(dout, x, kernel_size, *, p=2, stride=None):
     x, xp, kh, kw, sh, sw, _, _, ho, wo = _pool_setup(x, kernel_size, stride, 0, 0.0)
     dout = np.asarray(dout, dtype=np.float64)
     dx = np.zeros_like(x)
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i in range(ho):
-                for j in range(wo):
-                    rows, cols = slice(sh * i, sh * i + kh), slice(sw * j, sw * j + kw)
-                    win = x[n, c, rows, cols]
-                    y = np.sum(np.abs(win) ** p) ** (1 / p)
-                    if y > 0:
-                        dx[n, c, rows, cols] += (dout[n, c, i, j] * np.sign(win)
-                                                 * np.abs(win) ** (p - 1) / y ** (p - 1))
+    for n, c, i, j, rows, cols in _each_window(x, kh, kw, sh, sw, ho, wo):
+        win = x[n, c, rows, cols]
+        y = np.sum(np.abs(win) ** p) ** (1 / p)
+        if y > 0:
+            dx[n, c, rows, cols] += (dout[n, c, i, j] * np.sign(win) * np.abs(win) ** (p - 1)
+                                     / y ** (p - 1))
     return dx

@@ -5,7 +5,8 @@ window, non-overlapping), padding ``p`` (at most half the window, as in PyTorch)
 :math:`\lfloor (H + 2p - k)/s\rfloor + 1`:
 
 .. math:: y^{\max}_{n,c,i,j} = \max_{a,b} x^{\text{pad}}_{n,c,\,s_h i+a,\,s_w j+b},\qquad
-          y^{\mathrm{avg}}_{n,c,i,j} = \frac{1}{k_h k_w}\sum_{a,b} x^{\text{pad}}_{n,c,\,s_h i+a,\,s_w j+b}
+          y^{\mathrm{avg}}_{n,c,i,j} = \frac{1}{k_h k_w}
+          \sum_{a,b} x^{\text{pad}}_{n,c,\,s_h i+a,\,s_w j+b}
 
 (max pooling pads with :math:`-\infty`, average pooling with zeros that count), and
 :math:`y^{L^p} = \big(\sum_{a,b} |x_{n,c,\,s_h i+a,\,s_w j+b}|^p\big)^{1/p}`.
@@ -254,8 +255,8 @@ def _off_padding(arg: np.ndarray, g: ConvGeometry) -> None:
     if g.padded_hw == g.in_hw:
         return
     on_padding, first_real = _padding_offsets(g)
-    p = on_padding.shape[1]
-    lost = on_padding[arg.reshape(-1, p), np.arange(p)].reshape(arg.shape)
+    n_pos = on_padding.shape[1]
+    lost = on_padding[arg.reshape(-1, n_pos), np.arange(n_pos)].reshape(arg.shape)
     np.copyto(arg, first_real, where=lost, casting="unsafe")
 
 
