@@ -15,6 +15,8 @@ with every switch off (the whole test suite then checks the general paths alone)
   gradients spread and scattered per tile (``_pool_tiles``).
 - ``TILE_ARGMAX``: the first maximum of every tile found in the same two stages (``_pool_tiles``).
 - ``AVG_PRODUCT``: average pooling of narrow tiles as one matrix product (``_pool_tiles``).
+- ``MAX_BY_EQUALITY``: the max-pooling gradient of overlapping windows, without an argmax, by
+  comparing every element with its window's maximum (``_pool_max``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import contextlib
 import os
 
 SWITCHES = ("CONV_BATCHED", "RECORD_COPY", "SHIFTED_COL2IM", "THREADS", "POOL_TILES",
-            "TILE_ARGMAX", "AVG_PRODUCT")
+            "TILE_ARGMAX", "AVG_PRODUCT", "MAX_BY_EQUALITY")
 
 _DEFAULT = os.environ.get("CNN_CORE_TUNED", "1") != "0"
 CONV_BATCHED = RECORD_COPY = SHIFTED_COL2IM = THREADS = _DEFAULT
-POOL_TILES = TILE_ARGMAX = AVG_PRODUCT = _DEFAULT
+POOL_TILES = TILE_ARGMAX = AVG_PRODUCT = MAX_BY_EQUALITY = _DEFAULT
 
 
 @contextlib.contextmanager

@@ -30,10 +30,10 @@ import numbers
 
 import numpy as np
 
-from . import _pool_tiles, _tuning
+from . import _pool_max, _pool_tiles, _tuning
 from ._validate import as_float_array, as_pair, check_ndim
 from ._workspace import by_batch
-from .shapes import ConvGeometry, conv_geometry, pad2d
+from .shapes import ConvGeometry, conv_geometry, pad2d, window_slices
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "max_pool2d_argmax", "max_pool2d_mask",
            "avg_pool2d", "avg_pool2d_backward", "lp_pool2d", "lp_pool2d_backward"]
@@ -80,7 +80,7 @@ def max_pool2d_mask(x, kernel_size, *, stride=None, padding=0) -> np.ndarray:
     arg = max_pool2d_argmax(x, kernel_size, stride=stride, padding=padding)
     mask = np.zeros((*x.shape[:2], *g.padded_hw), dtype=bool)
     kw = g.kernel[1]
-    for a, b, idx in _slices(g):
+    for a, b, idx in window_slices(g):
         mask[idx] |= arg == a * kw + b
     return np.ascontiguousarray(_unpad(mask, g))
 
@@ -102,8 +102,11 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0, argmax=
 
     def part(n0, n1):
         if argmax is None:
+            xp = pad2d(x[n0:n1], g.pads, -np.inf)
+            if _tuning.MAX_BY_EQUALITY and _pool_max.backward(dout[n0:n1], xp, g, dx[n0:n1]):
+                return                               # tuned: overlapping windows, no argmax
             arg = np.empty((n1 - n0, *dout.shape[1:]), dtype=_argmax_dtype(g))
-            _window_argmax(pad2d(x[n0:n1], g.pads, -np.inf), g, arg)
+            _window_argmax(xp, g, arg)
         else:
             arg = argmax[n0:n1]
         _scatter(dout[n0:n1], arg, g, dx[n0:n1])
@@ -204,23 +207,12 @@ def _check_argmax(argmax, shape: tuple, g: ConvGeometry) -> np.ndarray:
 
 # ----------------------------------------------------------------- the general implementation
 
-def _slices(g: ConvGeometry):
-    """Yield ``(a, b, index)`` for every window offset in row-major order: ``xp[index]`` is the
-    strided slice ``xp[:, :, s_h i + a, s_w j + b]`` over all output positions ``(i, j)``."""
-    (kh, kw), (sh, sw) = g.kernel, g.stride
-    ho, wo = g.out_hw
-    for a in range(kh):
-        for b in range(kw):
-            yield a, b, (slice(None), slice(None),
-                         slice(a, a + sh * (ho - 1) + 1, sh), slice(b, b + sw * (wo - 1) + 1, sw))
-
-
 def _window_reduce(op, xp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
     """``out[n, c, i, j] = op over (a, b) of xp[n, c, s_h i + a, s_w j + b]``: ``op``
     (``np.maximum`` or ``np.add``) folded over the window offsets' strided slices."""
     if _tuning.POOL_TILES and _pool_tiles.reduce(op, xp, g, out):
         return out                                   # tuned: tiles, columns then rows
-    views = [xp[index] for _, _, index in _slices(g)]
+    views = [xp[index] for _, _, index in window_slices(g)]
     np.copyto(out, views[0])
     for v in views[1:]:
         op(out, v, out=out)
@@ -234,7 +226,7 @@ def _window_argmax(xp: np.ndarray, g: ConvGeometry, arg: np.ndarray, best=None) 
     ``np.maximum`` propagates it), so the first NaN of a window is its maximum, as with
     ``np.argmax``. Then :func:`_off_padding`."""
     if not (_tuning.TILE_ARGMAX and _pool_tiles.window_argmax(xp, g, arg, best)):  # tuned
-        views = [xp[index] for _, _, index in _slices(g)]
+        views = [xp[index] for _, _, index in window_slices(g)]
         best = np.empty(arg.shape, dtype=xp.dtype) if best is None else best
         np.copyto(best, views[0])
         arg.fill(0)
@@ -279,11 +271,11 @@ def _scatter(d: np.ndarray, arg: np.ndarray, g: ConvGeometry, out: np.ndarray) -
     ``(s_h i + a, s_w j + b)`` of the padded input, ``a*kw + b = arg[n, c, i, j]``."""
     if _tuning.TILE_ARGMAX and _pool_tiles.scatter(d, arg, g, out):
         return                                       # tuned: tiles, one fancy assignment
-    dxp = np.zeros((*out.shape[:2], *g.padded_hw), dtype=out.dtype)
+    dxp = _zeroed_gradient(out, g)
     kw = g.kernel[1]
-    for a, b, index in _slices(g):
+    for a, b, index in window_slices(g):
         dxp[index] += np.where(arg == a * kw + b, d, 0)
-    np.copyto(out, _unpad(dxp, g))
+    _store(dxp, g, out)
 
 
 def _spread(d: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
@@ -291,10 +283,24 @@ def _spread(d: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     ``d[n, c, i, j]`` (overlapping windows add up)."""
     if _tuning.POOL_TILES and _pool_tiles.spread(d, g, out):
         return                                       # tuned: tiles, copies of whole rows
-    dxp = np.zeros((*out.shape[:2], *g.padded_hw), dtype=out.dtype)
-    for _, _, index in _slices(g):
+    dxp = _zeroed_gradient(out, g)
+    for _, _, index in window_slices(g):
         dxp[index] += d
-    np.copyto(out, _unpad(dxp, g))
+    _store(dxp, g, out)
+
+
+def _zeroed_gradient(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Zeros shaped like the padded input: ``out`` itself, zeroed, when there is no padding."""
+    if g.padded_hw == g.in_hw:
+        out.fill(0)
+        return out
+    return np.zeros((*out.shape[:2], *g.padded_hw), dtype=out.dtype)
+
+
+def _store(dxp: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """``out`` = the padded gradient ``dxp`` with its padding cut off."""
+    if dxp is not out:
+        np.copyto(out, _unpad(dxp, g))
 
 
 def _unpad(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:

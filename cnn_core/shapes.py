@@ -20,7 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 from ._validate import _is_int, as_pair
 
 __all__ = ["conv_output_size", "resolve_padding", "conv_transpose_output_size", "ConvGeometry",
-           "conv_geometry", "pad2d", "window_view"]
+           "conv_geometry", "pad2d", "window_view", "window_slices"]
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -181,3 +181,16 @@ def window_view(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     (kh, kw), (sh, sw), (dil_h, dil_w) = g.kernel, g.stride, g.dilation
     return as_strided(xp, shape=(n, c, kh, kw, *g.out_hw),
                       strides=(s0, s1, s2 * dil_h, s3 * dil_w, s2 * sh, s3 * sw), writeable=False)
+
+
+def window_slices(g: ConvGeometry):
+    """Yield ``(a, b, index)`` for every kernel offset in row-major order: ``xp[index]`` is the
+    strided slice ``xp[:, :, s_h i + d_h a, s_w j + d_w b]`` over all output positions
+    ``(i, j)``, the element at offset ``(a, b)`` of every window."""
+    (kh, kw), (sh, sw), (dil_h, dil_w) = g.kernel, g.stride, g.dilation
+    ho, wo = g.out_hw
+    for a in range(kh):
+        for b in range(kw):
+            yield a, b, (slice(None), slice(None),
+                         slice(dil_h * a, dil_h * a + sh * (ho - 1) + 1, sh),
+                         slice(dil_w * b, dil_w * b + sw * (wo - 1) + 1, sw))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnn_core as cc
-from cnn_core import _conv_fast, _parallel, _pool_tiles, _tuning, _workspace
+from cnn_core import _conv_fast, _parallel, _pool_max, _pool_tiles, _tuning, _workspace
 from test_conv import CONV_CASES
 from test_pooling import POOL_CASES
 from testhelpers import assert_allclose
@@ -113,6 +113,8 @@ SPIES = {
     "TILE_ARGMAX": (_pool_tiles, "_tile_window_argmax",
                     lambda: cc.max_pool2d(X, 2, return_argmax=True)),
     "AVG_PRODUCT": (_pool_tiles, "_sum_by_product", lambda: cc.avg_pool2d(X, 2)),
+    "MAX_BY_EQUALITY": (_pool_max, "backward",
+                        lambda: cc.max_pool2d_backward(np.ones((4, 2, 6, 6)), X, 3, stride=1)),
 }
 
 
