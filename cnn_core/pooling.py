@@ -272,9 +272,13 @@ def _scatter(d: np.ndarray, arg: np.ndarray, g: ConvGeometry, out: np.ndarray) -
     if _tuning.TILE_ARGMAX and _pool_tiles.scatter(d, arg, g, out):
         return                                       # tuned: tiles, one fancy assignment
     dxp = _zeroed_gradient(out, g)
-    kw = g.kernel[1]
+    kw, overlapping = g.kernel[1], _overlapping(g)
     for a, b, index in window_slices(g):
-        dxp[index] += np.where(arg == a * kw + b, d, 0)
+        chosen = np.where(arg == a * kw + b, d, 0)
+        if overlapping:
+            dxp[index] += chosen
+        else:                                        # one window per element: write, don't add
+            dxp[index] = chosen
     _store(dxp, g, out)
 
 
@@ -284,9 +288,18 @@ def _spread(d: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     if _tuning.POOL_TILES and _pool_tiles.spread(d, g, out):
         return                                       # tuned: tiles, copies of whole rows
     dxp = _zeroed_gradient(out, g)
+    overlapping = _overlapping(g)
     for _, _, index in window_slices(g):
-        dxp[index] += d
+        if overlapping:
+            dxp[index] += d
+        else:                                        # one window per element: write, don't add
+            dxp[index] = d
     _store(dxp, g, out)
+
+
+def _overlapping(g: ConvGeometry) -> bool:
+    """Whether two windows can share an element (stride smaller than the window on some axis)."""
+    return g.stride[0] < g.kernel[0] or g.stride[1] < g.kernel[1]
 
 
 def _zeroed_gradient(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
