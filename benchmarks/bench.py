@@ -216,17 +216,18 @@ def bench_pool(repeats, naive_subset, rows):
                     tn = res["numpy"][0]
                 elif kind == "max-":                    # the same naive loops as for "max"
                     t_naive, tn = t_naive_max, res["numpy"][0]
-                else:   # no naive backward for average pooling: compare the forward alone
-                    t_naive = once(lambda: naive.avg_pool2d_naive(y[:m], 2)) * y.shape[0] / m
-                    tn = interleaved({"f": lambda: cc.avg_pool2d(y, 2)}, repeats)["f"][0]
+                else:
+                    t_naive = once(lambda: (naive.avg_pool2d_naive(y[:m], 2),
+                                            naive.avg_pool2d_backward_naive(dpool[:m], y[:m], 2)))
+                    t_naive *= y.shape[0] / m
+                    tn = res["numpy"][0]
                 tt = res.get("torch", (np.nan,))[0]
                 tb = res["numpy"][0]
                 print(f"{dtype:8} {kind:4} {str(y.shape):22} {fmt_ms(t_naive)} {fmt_ms(tb)}"
                       f" {fmt_ms(tt)} {tb / tt:11.2f} {t_naive / tn:11.0f}")
                 rows.append(dict(kind=f"{kind}pool", dtype=dtype, case=str(y.shape),
                                  naive=t_naive, numpy=tb, torch=tt))
-    print(f"* naive: timed on {naive_subset} image(s), scaled; for avg pooling naive/numpy compares"
-          " the forward pass only (cnn_core.naive has no average-pooling backward)")
+    print(f"* naive: timed on {naive_subset} image(s), scaled")
     print("  max: the forward keeps the argmax for the backward (return_argmax=True, as the MaxPool2D"
           " layer does and as PyTorch keeps its indices); max-: the backward searches again")
 

@@ -34,9 +34,10 @@ import numpy as np
 
 from ._validate import as_float_array, as_pair, as_real, check_ndim, check_rng
 from .activations import log_softmax, softmax, softmax_backward
-from .conv import _geometry, col2im, im2col
+from .conv import col2im, im2col
 from .init import he_normal
 from .layers import Layer
+from .shapes import conv_geometry as _geometry  # the name chapter 6 prints in _depthwise
 from .shapes import resolve_padding
 
 __all__ = ["MapCombination", "l1_penalty_on_alpha", "entropy_penalty",

@@ -45,15 +45,17 @@ def _float_dtype(dtype) -> np.dtype:
 
 
 def he_normal(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-    r"""He et al. (2015): :math:`w \sim \mathcal N(0, 2/\text{fan\_in})`, for ReLU networks."""
+    r"""He et al. (2015): :math:`w \sim \mathcal N(0, 2/\mathrm{fan}_{\mathrm{in}})`, for ReLU
+    networks."""
     _check_rng(rng)
     fan_in, _ = fans(shape)
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(_float_dtype(dtype))
 
 
 def xavier_uniform(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-    r"""Glorot & Bengio (2010): :math:`w \sim U(-a, a)`, :math:`a = \sqrt{6/(\text{fan\_in} + \text{fan\_out})}`,
-    for tanh and sigmoid networks."""
+    r"""Glorot & Bengio (2010): :math:`w \sim U(-a, a)`,
+    :math:`a = \sqrt{6/(\mathrm{fan}_{\mathrm{in}} + \mathrm{fan}_{\mathrm{out}})}`, for tanh and
+    sigmoid networks."""
     _check_rng(rng)
     fan_in, fan_out = fans(shape)
     a = np.sqrt(6.0 / (fan_in + fan_out))

@@ -71,6 +71,17 @@ def test_conv2d_backward_vs_naive(xs, ws, stride, padding, dilation):
 
 
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
+def test_im2col_and_col2im_vs_naive(xs, ws, stride, padding, dilation):
+    x, w, _, rng = _conv_inputs(13, xs, ws)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    cols = naive.im2col_naive(x, w.shape[2:], **kw)
+    assert_allclose(cc.im2col(x, w.shape[2:], **kw), cols, name="im2col")
+    c = rng.standard_normal(cols.shape)
+    assert_allclose(cc.col2im(c, x.shape, w.shape[2:], **kw),
+                    naive.col2im_naive(c, x.shape, w.shape[2:], **kw), name="col2im")
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
 def test_im2col_matches_conv_and_col2im_is_adjoint(xs, ws, stride, padding, dilation):
     x, w, _, rng = _conv_inputs(12, xs, ws)
     kw = dict(stride=stride, padding=padding, dilation=dilation)
@@ -221,14 +232,14 @@ def test_batch_large_enough_to_be_processed_in_chunks():
 
 
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
-def test_fast_input_gradient_equals_full_convolution_with_rotated_kernel(xs, ws, stride, padding,
-                                                                         dilation):
+def test_input_gradient_equals_full_convolution_with_rotated_kernel(xs, ws, stride, padding,
+                                                                    dilation):
     """conv2d_backward's dx is documented as the full convolution of the zero-stuffed upstream
-    gradient with the 180°-rotated kernel (the book's derivation); the fast path computes it as
-    col2im(Wᵀ δ). Both must agree on every geometry."""
-    from cnn_core.conv import _geometry, _input_gradient, _input_gradient_full
-
+    gradient with the 180°-rotated kernel (the book's derivation, computed literally by
+    naive.conv2d_input_gradient_full_naive); cnn_core computes it as col2im(Wᵀ δ). Both must
+    agree on every geometry."""
     x, w, _, rng = _conv_inputs(7, xs, ws)
-    g = _geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    dout = rng.standard_normal((x.shape[0], w.shape[0], *g.out_hw))
-    assert_allclose(_input_gradient(dout, w, g), _input_gradient_full(dout, w, g))
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    dout = rng.standard_normal(cc.conv2d(x, w, **kw).shape)
+    assert_allclose(cc.conv2d_backward(dout, x, w, **kw)[0],
+                    naive.conv2d_input_gradient_full_naive(dout, w, x.shape, **kw))

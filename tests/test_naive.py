@@ -9,7 +9,7 @@ import pytest
 
 import cnn_core as cc
 from cnn_core import naive
-from testhelpers import assert_allclose, assert_grad, distinct, randn
+from testhelpers import assert_allclose, assert_grad, away_from_zero, distinct, randn
 
 # ---------------------------------------------------------------------------------------------
 # conv2d_naive
@@ -112,6 +112,63 @@ def test_conv2d_backward_naive_hand():
     assert_allclose(dx[0, 0], [[1, -1, 0], [2, 5, 0], [0, 0, 0]])
     assert_allclose(dw[0, 0], [[0, 1], [3, 4]])
     assert_allclose(db, [1.0])
+
+
+def test_conv2d_input_gradient_full_naive_hand():
+    # stride 2 stuffs one zero between the two elements of δ = [[1, 2]] (1x2 output of a 2x2
+    # kernel on a 2x4 input): stuffed = [[1, 0, 2]]; its full correlation with rot180(K) places
+    # 1*K at columns 0-1 and 2*K at columns 2-3: the kernel stamped at each window, as dx must be
+    k = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
+    dx = naive.conv2d_input_gradient_full_naive(np.array([[[[1.0, 2.0]]]]), k, (1, 1, 2, 4),
+                                                stride=2)
+    assert_allclose(dx[0, 0], [[1, 2, 2, 4], [3, 4, 6, 8]])
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (3, 1, 1), (1, 2, 2),
+                                                     ((2, 1), (1, 0), (1, 2)), (1, "same", 1),
+                                                     (1, "full", 1)])
+def test_conv2d_input_gradient_full_naive_is_the_chain_rule(stride, padding, dilation):
+    """The literal full convolution of the stuffed δ gives the chain rule's dx (both loops)."""
+    rng = np.random.default_rng(6)
+    x, w = randn(rng, 2, 3, 8, 7), randn(rng, 2, 3, 3, 3)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    dout = randn(rng, *naive.conv2d_naive(x, w, **kw).shape)
+    assert_allclose(naive.conv2d_input_gradient_full_naive(dout, w, x.shape, **kw),
+                    naive.conv2d_backward_naive(dout, x, w, **kw)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# im2col_naive, col2im_naive
+# ---------------------------------------------------------------------------------------------
+
+def test_im2col_naive_hand():
+    # X33 = [[0,1,2],[3,4,5],[6,7,8]], 2x2 windows, stride 1: column i*2 + j is the window at
+    # (i, j) read row by row, so column 0 = [0, 1, 3, 4], column 3 = [4, 5, 7, 8]
+    cols = naive.im2col_naive(X33, 2)
+    assert_allclose(cols[0], [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
+    # padding 1 and stride 2: the four windows of the 5x5 padded input at rows/cols {0, 2}
+    cols = naive.im2col_naive(X33, 2, stride=2, padding=1)
+    assert_allclose(cols[0, :, 0], [0, 0, 0, 0])        # the top-left window is all padding
+    assert_allclose(cols[0, :, 3], [4, 5, 7, 8])
+
+
+def test_im2col_naive_gives_conv2d_naive_and_col2im_naive_is_its_adjoint():
+    rng = np.random.default_rng(7)
+    x, w = randn(rng, 2, 3, 6, 7), randn(rng, 4, 3, 2, 3)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1))
+    cols = naive.im2col_naive(x, w.shape[2:], **kw)
+    y = naive.conv2d_naive(x, w, **kw)
+    assert_allclose((w.reshape(4, -1) @ cols).reshape(y.shape), y)
+    c = randn(rng, *cols.shape)
+    back = naive.col2im_naive(c, x.shape, w.shape[2:], **kw)
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * back), rel=1e-12)
+
+
+def test_col2im_naive_hand_overlaps_add():
+    # all-ones columns of 2x2 windows, stride 1, on 3x3: each pixel collects one 1 per window
+    # that contains it: corners 1, edges 2, centre 4
+    back = naive.col2im_naive(np.ones((1, 4, 4)), (1, 1, 3, 3), 2)
+    assert_allclose(back[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,6 +278,19 @@ def test_max_pool_backward_naive_hand_and_ties():
     assert_allclose(dx[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])  # each window's top-left
 
 
+def test_max_pool_backward_naive_never_sends_gradient_to_padding():
+    # a 2x2 input of -inf, 3x3 windows, padding 1, stride 1: every window is -inf throughout;
+    # PyTorch sends each window's gradient to its first real element (its top-left real one)
+    x = np.full((1, 1, 2, 2), -np.inf)
+    dout = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    dx = naive.max_pool2d_backward_naive(dout, x, 3, stride=1, padding=1)
+    # windows (0,0), (0,1), (1,0), (1,1) start at padded (0,0), (0,1), (1,0), (1,1); their first
+    # real elements are x[0,0], x[0,0], x[0,0] and x[0,0]: all four gradients land there
+    assert_allclose(dx[0, 0], [[10, 0], [0, 0]])
+    dx = naive.max_pool2d_backward_naive(np.ones((1, 1, 2, 2)), x, 2, stride=2, padding=1)
+    assert_allclose(dx[0, 0], [[1, 1], [1, 1]])     # each 2x2 window holds one real element
+
+
 def test_max_pool_backward_naive_vs_numerical():
     rng = np.random.default_rng(5)
     x = distinct(rng, 2, 2, 5, 5)
@@ -228,3 +298,37 @@ def test_max_pool_backward_naive_vs_numerical():
     dout = randn(rng, *naive.max_pool2d_naive(x, 3, **kw).shape)
     num = cc.numerical_gradient(lambda v: naive.max_pool2d_naive(v, 3, **kw), x, dout)
     assert_grad(naive.max_pool2d_backward_naive(dout, x, 3, **kw), num)
+
+
+def test_avg_pool_backward_naive_hand_and_adjoint():
+    # 2x2 windows, stride 1, on 3x3: the centre is in 4 windows, edges in 2, corners in 1
+    dx = naive.avg_pool2d_backward_naive(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)), 2, stride=1)
+    assert_allclose(dx[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+    rng = np.random.default_rng(8)
+    x = randn(rng, 2, 2, 5, 6)
+    kw = dict(stride=(2, 1), padding=1)
+    g = randn(rng, *naive.avg_pool2d_naive(x, 3, **kw).shape)
+    lhs = np.sum(naive.avg_pool2d_naive(x, 3, **kw) * g)
+    assert lhs == pytest.approx(np.sum(x * naive.avg_pool2d_backward_naive(g, x, 3, **kw)),
+                                rel=1e-12)
+
+
+def test_lp_pool_naive_hand():
+    # one 2x2 window [[3, -4], [0, 0]]: L2 norm 5, L1 norm 7, L3 norm (27 + 64)^(1/3)
+    x = np.array([[3.0, -4.0], [0.0, 0.0]]).reshape(1, 1, 2, 2)
+    assert_allclose(naive.lp_pool2d_naive(x, 2, p=2), [[[[5.0]]]])
+    assert_allclose(naive.lp_pool2d_naive(x, 2, p=1), [[[[7.0]]]])
+    assert_allclose(naive.lp_pool2d_naive(x, 2, p=3), [[[[91.0 ** (1 / 3)]]]])
+    # d/dx of the L2 norm is x / ||x||: [[3/5, -4/5], [0, 0]]
+    assert_allclose(naive.lp_pool2d_backward_naive(np.ones((1, 1, 1, 1)), x, 2, p=2)[0, 0],
+                    [[0.6, -0.8], [0, 0]])
+
+
+@pytest.mark.parametrize("p", [1.5, 2, 3])
+def test_lp_pool_backward_naive_vs_numerical(p):
+    rng = np.random.default_rng(9)
+    x = away_from_zero(rng, 2, 2, 5, 5)
+    kw = dict(p=p, stride=(1, 2))
+    dout = randn(rng, *naive.lp_pool2d_naive(x, 3, **kw).shape)
+    num = cc.numerical_gradient(lambda v: naive.lp_pool2d_naive(v, 3, **kw), x, dout)
+    assert_grad(naive.lp_pool2d_backward_naive(dout, x, 3, **kw), num)

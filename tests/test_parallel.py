@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 import cnn_core as cc
-from cnn_core import _parallel, naive
-from cnn_core import conv as conv_mod
-from cnn_core import pooling as pool_mod
+from cnn_core import _parallel, _tuning, _workspace, naive
 from testhelpers import assert_allclose
 
 needs_blas_control = pytest.mark.skipif(not _parallel._blas(),
@@ -24,8 +22,9 @@ needs_blas_control = pytest.mark.skipif(not _parallel._blas(),
 def forced(monkeypatch):
     """Two workers and no thresholds: every call below takes the threaded path."""
     monkeypatch.setattr(_parallel, "workers", lambda: 2)
-    monkeypatch.setattr(conv_mod, "_PARALLEL_MIN_MACS", 0)
-    monkeypatch.setattr(pool_mod, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(_tuning, "THREADS", True)
+    monkeypatch.setattr(_workspace, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(_workspace, "PARALLEL_MIN_ELEMENTS", 0)
 
 
 def _serial(monkeypatch):
@@ -63,9 +62,9 @@ def test_parallel_conv_equals_serial_and_naive(forced, monkeypatch, xs, ws, stri
 
 def test_parallel_conv_with_many_chunks(forced, monkeypatch):
     """A tiny memory budget splits each worker's part into one-image chunks."""
-    monkeypatch.setattr(conv_mod, "_MIN_CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv_mod, "_MAX_CHUNK_BYTES", 1)
-    assert conv_mod._plan(5, 1, 1000, 0) == [[(0, 1), (1, 2)], [(2, 3), (3, 4), (4, 5)]]
+    monkeypatch.setattr(_workspace, "MIN_CHUNK_BYTES", 1)
+    monkeypatch.setattr(_workspace, "MAX_CHUNK_BYTES", 1)
+    assert _workspace.plan(5, 1, 1000, 0) == [[(0, 1), (1, 2)], [(2, 3), (3, 4), (4, 5)]]
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal((5, 2, 7, 7)), rng.standard_normal((3, 2, 3, 3))
     dout = rng.standard_normal((5, 3, 7, 7))
@@ -138,9 +137,9 @@ def test_padding_frame_stays_zero_between_calls(forced):
 
 
 def test_framed_array_cache_is_bounded():
-    for i in range(3 * conv_mod._FRAMED_PER_THREAD):
-        conv_mod._framed_array("t", (1, i + 1), np.float64, (slice(0, 1), slice(0, 1)))
-    assert len(conv_mod._scratch.framed) <= conv_mod._FRAMED_PER_THREAD
+    for i in range(3 * _workspace.FRAMED_PER_THREAD):
+        _workspace.framed_array("t", (1, i + 1), np.float64, (slice(0, 1), slice(0, 1)))
+    assert len(_workspace._scratch.framed) <= _workspace.FRAMED_PER_THREAD
 
 
 def test_run_returns_results_in_order_and_uses_another_thread():
@@ -202,5 +201,5 @@ def test_forked_child_can_use_the_threads(forced):
 
 def _conv_in_child(x, w):
     _parallel.workers = lambda: 2                        # the fixture's patch, in the child
-    conv_mod._PARALLEL_MIN_MACS = 0
+    _workspace.PARALLEL_MIN_MACS = 0
     return cc.conv2d(x, w, padding=1)

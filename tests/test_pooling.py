@@ -76,15 +76,17 @@ def test_avg_pool2d_vs_naive(xs, k, stride, padding):
 
 
 @pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
-def test_avg_pool2d_backward_is_adjoint(xs, k, stride, padding):
-    """avg pooling is linear, so its backward is its adjoint: <A x, g> = <x, A^T g>."""
+def test_avg_pool2d_backward_is_adjoint_and_matches_naive(xs, k, stride, padding):
+    """avg pooling is linear, so its backward is its adjoint: <A x, g> = <x, A^T g>; and it
+    equals the naive loops."""
     rng = np.random.default_rng(25)
     x = randn(rng, *xs)
     kw = dict(stride=stride, padding=padding)
     g = randn(rng, *naive.avg_pool2d_naive(x, k, **kw).shape)
     lhs = np.sum(naive.avg_pool2d_naive(x, k, **kw) * g)
-    rhs = np.sum(x * cc.avg_pool2d_backward(g, x, k, **kw))
-    assert lhs == pytest.approx(rhs, rel=1e-10)
+    dx = cc.avg_pool2d_backward(g, x, k, **kw)
+    assert np.sum(x * dx) == pytest.approx(lhs, rel=1e-10)
+    assert_allclose(dx, naive.avg_pool2d_backward_naive(g, x, k, **kw))
 
 
 def test_avg_pool2d_backward_hand():
@@ -118,24 +120,29 @@ def test_max_pool2d_mask_is_where_gradient_goes(xs, k, stride, padding):
     np.testing.assert_array_equal(cc.max_pool2d_mask(x, k, **kw), dx > 0)
 
 
-# ---------------------------------------------------------------------------------------------
-# L^p pooling: naive formula written inline (cnn_core.naive has no L^p reference)
-# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("xs,k,stride,padding", [c for c in POOL_CASES if c.values[3] != 0])
+@pytest.mark.parametrize("share", [1.0, 0.7])
+def test_max_pool2d_minus_infinity_windows_with_padding(xs, k, stride, padding, share):
+    """A window whose real elements are all −∞ ties with its −∞ padding: its gradient must go to
+    its first real element (as in PyTorch), not into the padding, where it would be lost."""
+    rng = np.random.default_rng(36)
+    x = distinct(rng, *xs)
+    x[rng.uniform(size=xs) < share] = -np.inf
+    kw = dict(stride=stride, padding=padding)
+    dout = randn(rng, *naive.max_pool2d_naive(x, k, **kw).shape)
+    expected = naive.max_pool2d_backward_naive(dout, x, k, **kw)
+    assert np.sum(expected) == pytest.approx(np.sum(dout), rel=1e-12)      # nothing lost
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, **kw), expected)
+    y, arg = cc.max_pool2d(x, k, return_argmax=True, **kw)
+    assert_allclose(cc.max_pool2d_backward(dout, x, k, argmax=arg, **kw), expected)
+    np.testing.assert_array_equal(cc.max_pool2d_mask(x, k, **kw),
+                                  naive.max_pool2d_backward_naive(np.ones_like(dout), x, k,
+                                                                  **kw) > 0)
 
-def _lp_naive(x, k, p, stride):
-    kh, kw = (k, k) if np.isscalar(k) else k
-    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
-    n, c, h, w = x.shape
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    y = np.zeros((n, c, ho, wo))
-    for ni in range(n):
-        for ci in range(c):
-            for i in range(ho):
-                for j in range(wo):
-                    win = x[ni, ci, sh * i:sh * i + kh, sw * j:sw * j + kw]
-                    y[ni, ci, i, j] = np.sum(np.abs(win) ** p) ** (1 / p)
-    return y
 
+# ---------------------------------------------------------------------------------------------
+# L^p pooling
+# ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("p", [1, 2, 3, 2.5])
 @pytest.mark.parametrize("xs,k,stride", [
@@ -143,9 +150,13 @@ def _lp_naive(x, k, p, stride):
     pytest.param((1, 3, 5, 6), 3, 1, id="k3-overlap"),
     pytest.param((1, 1, 6, 7), (2, 3), (2, 1), id="kh!=kw"),
 ])
-def test_lp_pool2d_vs_formula(xs, k, stride, p):
+def test_lp_pool2d_vs_naive(xs, k, stride, p):
     x = randn(np.random.default_rng(27), *xs)       # mixed signs: |x| is pooled
-    assert_allclose(cc.lp_pool2d(x, k, p=p, stride=stride), _lp_naive(x, k, p, stride))
+    assert_allclose(cc.lp_pool2d(x, k, p=p, stride=stride),
+                    naive.lp_pool2d_naive(x, k, p=p, stride=stride))
+    dout = randn(np.random.default_rng(30), *naive.lp_pool2d_naive(x, k, p=p, stride=stride).shape)
+    assert_allclose(cc.lp_pool2d_backward(dout, x, k, p=p, stride=stride),
+                    naive.lp_pool2d_backward_naive(dout, x, k, p=p, stride=stride))
 
 
 def test_lp_pool2d_limits():

@@ -162,10 +162,12 @@ def _pool_inputs(kind, xs, rng):
         return rng.standard_normal(xs)
     if kind == "all-equal":
         return np.full(xs, 0.5)
+    if kind == "minus-inf":                                # windows whose real elements are -inf
+        return np.where(rng.uniform(size=xs) < 0.7, -np.inf, rng.standard_normal(xs))
     return rng.integers(0, 3, size=xs).astype(float)      # "ties": many equal maxima
 
 
-@pytest.mark.parametrize("kind", ["random", "all-equal", "ties"])
+@pytest.mark.parametrize("kind", ["random", "all-equal", "ties", "minus-inf"])
 @pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
 def test_max_pool2d_vs_torch(xs, k, stride, padding, kind):
     x = _pool_inputs(kind, xs, np.random.default_rng(62))
@@ -184,6 +186,19 @@ def test_max_pool2d_argmax_matches_torch_indices():
     arg = cc.max_pool2d_argmax(x, 2)                                     # a*kw + b inside the window
     i, j = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
     flat = (2 * i + arg // 2) * 6 + (2 * j + arg % 2)
+    np.testing.assert_array_equal(flat, idx.numpy())
+
+
+@pytest.mark.parametrize("share", [1.0, 0.6])
+def test_max_pool2d_argmax_matches_torch_indices_with_padding(share):
+    """With padding, a window whose real elements are all -inf: torch's index is its first real
+    element, never the padding."""
+    rng = np.random.default_rng(65)
+    x = np.where(rng.uniform(size=(2, 2, 5, 6)) < share, -np.inf, rng.standard_normal((2, 2, 5, 6)))
+    _, idx = F.max_pool2d(torch.tensor(x), 3, stride=2, padding=1, return_indices=True)
+    arg = cc.max_pool2d_argmax(x, 3, stride=2, padding=1)
+    i, j = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
+    flat = (2 * i + arg // 3 - 1) * 6 + (2 * j + arg % 3 - 1)
     np.testing.assert_array_equal(flat, idx.numpy())
 
 

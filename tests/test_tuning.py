@@ -1,0 +1,150 @@
+"""Every tuned path of cnn_core against the general path it replaces: the sweeps of test_conv.py
+and test_pooling.py run with all switches of ``cnn_core._tuning`` on, with each one off in turn,
+and with all off (the general paths alone), and the results must agree. The threaded paths are
+forced (two workers, no size thresholds) so that they run on any machine. A spy checks that
+each switch really turns its path on and off, so that none of these comparisons is vacuous."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnn_core as cc
+from cnn_core import _conv_fast, _parallel, _pool_max, _pool_tiles, _tuning, _workspace
+from test_conv import CONV_CASES
+from test_pooling import POOL_CASES
+from testhelpers import assert_allclose
+
+CONFIGS = ["tuned", *(f"no-{name}" for name in _tuning.SWITCHES), "general"]
+
+
+def _switches(config: str) -> dict:
+    if config == "tuned":
+        return dict.fromkeys(_tuning.SWITCHES, True)
+    if config == "general":
+        return dict.fromkeys(_tuning.SWITCHES, False)
+    return {**dict.fromkeys(_tuning.SWITCHES, True), config[3:]: False}
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """Two workers and no size thresholds: with THREADS on, every batch is split."""
+    monkeypatch.setattr(_parallel, "workers", lambda: 2)
+    monkeypatch.setattr(_workspace, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(_workspace, "PARALLEL_MIN_ELEMENTS", 0)
+
+
+def _run(config, fn):
+    with _tuning.switched(**_switches(config)):
+        return fn()
+
+
+def _agree(results: dict) -> None:
+    reference = results["general"]
+    for config, got in results.items():
+        for i, (g, r) in enumerate(zip(got, reference)):
+            assert_allclose(g, r, name=f"{config}, result {i}")
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
+def test_conv_tuned_paths_equal_general_path(forced, xs, ws, stride, padding, dilation):
+    rng = np.random.default_rng(70)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal((ws[0], xs[1], *ws[1:]))
+    b = rng.standard_normal(ws[0])
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    y = cc.conv2d(x, w, b, **kw)
+    dout = rng.standard_normal(y.shape)
+    c = rng.standard_normal((xs[0], w[0].size, y.shape[2] * y.shape[3]))
+
+    def run():
+        return (cc.conv2d(x, w, b, **kw), *cc.conv2d_backward(dout, x, w, **kw),
+                cc.im2col(x, ws[1:], **kw), cc.col2im(c, xs, ws[1:], **kw))
+    _agree({config: _run(config, run) for config in CONFIGS})
+
+
+def _pool_inputs(xs, seed):
+    """Ties (values from {0, 1, 2}), the same with NaN, and the same with -inf."""
+    rng = np.random.default_rng(seed)
+    ties = rng.integers(0, 3, size=xs).astype(float)
+    with_nan = np.where(rng.uniform(size=xs) < 0.2, np.nan, ties)
+    with_inf = np.where(rng.uniform(size=xs) < 0.5, -np.inf, ties)
+    return rng, [ties, with_nan, with_inf]
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", POOL_CASES)
+def test_pool_tuned_paths_equal_general_path(forced, xs, k, stride, padding):
+    rng, inputs = _pool_inputs(xs, 71)
+    kw = dict(stride=stride, padding=padding)
+    for x in inputs:
+        dout = rng.standard_normal(cc.max_pool2d(x, k, **kw).shape)
+
+        def run():
+            y, arg = cc.max_pool2d(x, k, return_argmax=True, **kw)
+            return (cc.max_pool2d(x, k, **kw), y, arg, cc.max_pool2d_backward(dout, x, k, **kw),
+                    cc.max_pool2d_backward(dout, x, k, argmax=arg, **kw),
+                    cc.max_pool2d_mask(x, k, **kw), cc.avg_pool2d(x, k, **kw),
+                    cc.avg_pool2d_backward(dout, x, k, **kw))
+        _agree({config: _run(config, run) for config in CONFIGS})
+
+
+@pytest.mark.parametrize("xs,k,stride,padding", [c for c in POOL_CASES if c.values[3] == 0])
+def test_lp_pool_tuned_paths_equal_general_path(forced, xs, k, stride, padding):
+    rng = np.random.default_rng(72)
+    x = rng.standard_normal(xs)
+    dout = rng.standard_normal(cc.lp_pool2d(x, k, stride=stride).shape)
+
+    def run():
+        return (cc.lp_pool2d(x, k, p=3, stride=stride),
+                cc.lp_pool2d_backward(dout, x, k, p=3, stride=stride))
+    _agree({config: _run(config, run) for config in CONFIGS})
+
+
+# switch -> (module, function that only its tuned path calls, a call that takes that path)
+X = np.random.default_rng(73).standard_normal((4, 2, 8, 8))
+W = np.random.default_rng(74).standard_normal((3, 2, 3, 3))
+SPIES = {
+    "CONV_BATCHED": (_conv_fast, "correlate", lambda: cc.conv2d(X, W, padding=1)),
+    "RECORD_COPY": (_conv_fast, "_cols", lambda: cc.conv2d(X, W, padding=1)),
+    "SHIFTED_COL2IM": (_conv_fast, "_col2im_shifted",
+                       lambda: cc.conv2d_backward(np.ones((4, 3, 8, 8)), X, W, padding=1)),
+    "THREADS": (_parallel, "bounds", lambda: cc.max_pool2d(X, 2)),
+    "POOL_TILES": (_pool_tiles, "_tile_reduce", lambda: cc.max_pool2d(X, 2)),
+    "TILE_ARGMAX": (_pool_tiles, "_tile_window_argmax",
+                    lambda: cc.max_pool2d(X, 2, return_argmax=True)),
+    "AVG_PRODUCT": (_pool_tiles, "_sum_by_product", lambda: cc.avg_pool2d(X, 2)),
+    "MAX_BY_EQUALITY": (_pool_max, "backward",
+                        lambda: cc.max_pool2d_backward(np.ones((4, 2, 6, 6)), X, 3, stride=1)),
+}
+
+
+@pytest.mark.parametrize("switch", _tuning.SWITCHES)
+def test_each_switch_turns_its_path_on_and_off(forced, monkeypatch, switch):
+    module, name, call = SPIES[switch]
+    original = getattr(module, name)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, spy)
+    if switch == "RECORD_COPY":                       # conv.py holds its own reference to _cols
+        monkeypatch.setattr(cc.conv, "_cols", spy)
+    counts = {}
+    for on in (True, False):
+        calls.clear()
+        with _tuning.switched(**{**_switches("tuned"), switch: on}):
+            call()
+        counts[on] = len(calls) if switch != "THREADS" else sum(a[1] > 1 for a in calls)
+    assert counts[True] > 0, f"{switch} on: {module.__name__}.{name} was not used"
+    assert counts[False] == 0, f"{switch} off: {module.__name__}.{name} was still used"
+
+
+def test_switched_rejects_unknown_names_and_restores():
+    with pytest.raises(ValueError, match="unknown switches"):
+        with _tuning.switched(TILES=False):
+            pass
+    before = {name: getattr(_tuning, name) for name in _tuning.SWITCHES}
+    with _tuning.general():
+        assert not any(getattr(_tuning, name) for name in _tuning.SWITCHES)
+    assert {name: getattr(_tuning, name) for name in _tuning.SWITCHES} == before
