@@ -51,7 +51,7 @@ register(Exercise(
 def _xavier_bound_reference(shape):
     fan_in, fan_out = cc.init.fans(shape)
     variance = 2.0 / (fan_in + fan_out)            # eq-init-xavier
-    return np.sqrt(3.0 * variance)                 # Var U(-a, a) = a^2 / 3
+    return np.sqrt(3.0 * variance)                 # Var = w_max^2 / 3
 
 
 def _fans_no_area(shape):
@@ -70,13 +70,15 @@ def _fan_in_only(shape):
 
 register(Exercise(
     label="ex-init-xavier-bound",
-    what="the bound a of Xavier's U(-a, a) for a weight of this shape",
+    what="the bound w_max of Xavier's Uniform(-w_max, w_max) for a weight "
+         "of this shape",
     reference=_xavier_bound_reference,
     cases=[Case(((64, 32),))] + [Case((s,)) for s in _SHAPES[:4]],
     mistakes=(
         Mistake("std as the bound", _std_as_bound,
-                "that is the standard deviation sqrt(2/(fan_in + fan_out)); U(-a, a) "
-                "has variance a^2/3, so the bound is sqrt(3) times larger: "
+                "that is the standard deviation sqrt(2/(fan_in + fan_out)); "
+                "Uniform(-w_max, w_max) "
+                "has variance w_max^2/3, so the bound is sqrt(3) times larger: "
                 "sqrt(6/(fan_in + fan_out))."),
         Mistake("kernel area forgotten", _fans_no_area,
                 "you used C + F: for a kernel bank the fans are C k_h k_w and "
