@@ -17,6 +17,8 @@ with every switch off (the whole test suite then checks the general paths alone)
 - ``AVG_PRODUCT``: average pooling of narrow tiles as one matrix product (``_pool_tiles``).
 - ``MAX_BY_EQUALITY``: the max-pooling gradient of overlapping windows, without an argmax, by
   comparing every element with its window's maximum (``_pool_max``).
+- ``BN_FUSED``: batch normalization's statistics as sums along the contiguous H·W axis and its
+  gradient as one affine map per channel, in few passes over memory (``_norm_fast``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import contextlib
 import os
 
 SWITCHES = ("CONV_BATCHED", "RECORD_COPY", "SHIFTED_COL2IM", "THREADS", "POOL_TILES",
-            "TILE_ARGMAX", "AVG_PRODUCT", "MAX_BY_EQUALITY")
+            "TILE_ARGMAX", "AVG_PRODUCT", "MAX_BY_EQUALITY", "BN_FUSED")
 
 _DEFAULT = os.environ.get("CNN_CORE_TUNED", "1") != "0"
 CONV_BATCHED = RECORD_COPY = SHIFTED_COL2IM = THREADS = _DEFAULT
 POOL_TILES = TILE_ARGMAX = AVG_PRODUCT = MAX_BY_EQUALITY = _DEFAULT
+BN_FUSED = _DEFAULT
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ import numbers
 
 import numpy as np
 
+from . import _norm_fast, _tuning
 from ._validate import as_float_array, check_ndim
 from .layers import Layer
 
@@ -74,17 +75,26 @@ def _check_enough_values(x: np.ndarray, owner: str) -> None:
 
 
 def _normalise(x: np.ndarray, eps: float):
-    """x̂ and 1/sqrt(σ² + ε), with the batch's per-channel mean and biased variance."""
+    """x̂ and 1/sqrt(var_c + ε), with the batch's per-channel mean and biased variance."""
     mean = x.mean(axis=_AXES, keepdims=True)
     var = x.var(axis=_AXES, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     return (x - mean) * inv_std, inv_std
 
 
+def _forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
+    """``y = γ_c x̂ + b_c`` and the batch statistics ``(mean_c, var_c)`` it used."""
+    if _tuning.BN_FUSED:
+        return _norm_fast.forward(x, gamma, beta, eps)
+    x_hat, _ = _normalise(x, eps)
+    y = gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
+    return y.astype(x.dtype, copy=False), x.mean(axis=_AXES), x.var(axis=_AXES)
+
+
 def batch_norm2d(x, gamma, beta, *, eps: float = 1e-5) -> np.ndarray:
     r"""Batch normalization with the batch's statistics: :math:`y = \gamma_c \hat x + b_c`.
 
-    ``x`` (N, C, H, W); ``gamma``, ``beta`` (C,). Returns ``y`` of the shape of ``x``.
+    ``x`` (N, C, H, W); ``gamma``, ``beta`` (C,). Returns ``y`` of the shape and dtype of ``x``.
     An empty batch gives an empty result (as in PyTorch).
     """
     x = _check_x(x, "batch_norm2d")
@@ -94,8 +104,7 @@ def batch_norm2d(x, gamma, beta, *, eps: float = 1e-5) -> np.ndarray:
     _check_enough_values(x, "batch_norm2d")
     if x.size == 0:
         return np.empty_like(x)
-    x_hat, _ = _normalise(x, eps)
-    return gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
+    return _forward(x, gamma, beta, eps)[0]
 
 
 def batch_norm2d_backward(dout, x, gamma, *, eps: float = 1e-5):
@@ -111,13 +120,16 @@ def batch_norm2d_backward(dout, x, gamma, *, eps: float = 1e-5):
     if x.size == 0:
         zeros = np.zeros(x.shape[1], dtype=np.result_type(x, dout))
         return np.empty_like(x), zeros, zeros.copy()
+    if _tuning.BN_FUSED:
+        return _norm_fast.backward(dout, x, gamma, eps)
     x_hat, inv_std = _normalise(x, eps)
     dbeta = dout.sum(axis=_AXES)
     dgamma = (dout * x_hat).sum(axis=_AXES)
     d_mean = dout.mean(axis=_AXES, keepdims=True)
     dxhat_mean = (dout * x_hat).mean(axis=_AXES, keepdims=True)
     dx = gamma[None, :, None, None] * inv_std * (dout - d_mean - x_hat * dxhat_mean)
-    return dx, dgamma, dbeta
+    dtype = np.result_type(x, dout)          # float32 in, float32 out, as in the forward pass
+    return dx.astype(dtype, copy=False), dgamma.astype(dtype), dbeta.astype(dtype)
 
 
 class BatchNorm2D(Layer):
@@ -177,16 +189,14 @@ class BatchNorm2D(Layer):
         if x.size == 0:
             self._cache = ("train", x, None)
             return np.empty_like(x)
-        x_hat, inv_std = _normalise(x, self.eps)
+        y, mean, var = _forward(x, self.params["gamma"], self.params["beta"], self.eps)
         m = x.shape[0] * x.shape[2] * x.shape[3]
-        mean = x.mean(axis=_AXES)
-        var_unbiased = x.var(axis=_AXES) * (m / (m - 1))
         self.running_mean *= 1 - self.momentum
         self.running_mean += self.momentum * mean
         self.running_var *= 1 - self.momentum
-        self.running_var += self.momentum * var_unbiased
+        self.running_var += self.momentum * var * (m / (m - 1))
         self._cache = ("train", x, None)
-        return gamma * x_hat + beta
+        return y
 
     def backward(self, dout):
         mode, a, b = self._cached("_cache")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnn_core as cc
-from cnn_core import _conv_fast, _parallel, _pool_max, _pool_tiles, _tuning, _workspace
+from cnn_core import _conv_fast, _norm_fast, _parallel, _pool_max, _pool_tiles, _tuning, _workspace
 from test_conv import CONV_CASES
 from test_pooling import POOL_CASES
 from testhelpers import assert_allclose
@@ -115,7 +115,33 @@ SPIES = {
     "AVG_PRODUCT": (_pool_tiles, "_sum_by_product", lambda: cc.avg_pool2d(X, 2)),
     "MAX_BY_EQUALITY": (_pool_max, "backward",
                         lambda: cc.max_pool2d_backward(np.ones((4, 2, 6, 6)), X, 3, stride=1)),
+    "BN_FUSED": (_norm_fast, "backward",
+                 lambda: cc.batch_norm2d_backward(np.ones_like(X), X, np.ones(2))),
 }
+
+
+BN_CASES = [((3, 2, 4, 5), "float64"), ((2, 3, 1, 1), "float64"), ((4, 1, 3, 3), "float32"),
+            ((1, 4, 7, 2), "float64")]
+
+
+@pytest.mark.parametrize("shape, dtype", BN_CASES)
+def test_batch_norm_fused_path_equals_general_path(shape, dtype):
+    rng = np.random.default_rng(75)
+    x = (5 + 3 * rng.standard_normal(shape)).astype(dtype)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    dout = rng.standard_normal(shape).astype(dtype)
+    results = {}
+    for on in (True, False):
+        with _tuning.switched(BN_FUSED=on):
+            layer = cc.BatchNorm2D(shape[1], momentum=0.3)
+            y_layer = layer.forward(x)
+            results[on] = (cc.batch_norm2d(x, gamma, beta),
+                           *cc.batch_norm2d_backward(dout, x, gamma),
+                           y_layer, layer.running_mean.copy(), layer.running_var.copy())
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for got, want in zip(results[True], results[False]):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("switch", _tuning.SWITCHES)
