@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 __all__ = ["as_float_array", "check_ndim", "as_pair", "as_labels", "as_int", "as_real",
-           "check_pool_args", "check_rng", "check_axis"]
+           "check_pool_args", "check_rng", "check_axis", "check_pair", "as_real_array"]
 
 
 def as_float_array(x, name: str) -> np.ndarray:
@@ -32,6 +32,15 @@ def as_float_array(x, name: str) -> np.ndarray:
     raise TypeError(
         f"{name} must be a real numeric array (float, int or bool); got dtype {arr.dtype}"
     )
+
+
+def as_real_array(x, name: str) -> np.ndarray:
+    """``np.asarray(x)`` with its dtype kept (an array is not copied) when it is real numeric:
+    bool, integer or floating; otherwise the ``TypeError`` of :func:`as_float_array`, naming
+    ``name`` and the dtype. For functions such as :func:`cnn_core.rot180` that keep the dtype."""
+    if not (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+        as_float_array(x, name)                    # raises for complex, object, str ...
+    return np.asarray(x)
 
 
 def check_ndim(x: np.ndarray, ndim: int, name: str, layout: str) -> None:
@@ -57,6 +66,15 @@ def as_pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum} in both directions; got {value!r}")
     return pair
+
+
+def check_pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
+    """A pair ``(h, w)`` of ints, each at least ``minimum``, for a function that takes its sizes
+    resolved already (an int alone, which :func:`as_pair` would accept, is a ``TypeError``)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair of ints (h, w); got {value!r} "
+                        f"({type(value).__name__})")
+    return as_pair(value, name, minimum=minimum)
 
 
 def as_labels(labels, n: int, num_classes: int, name: str = "labels") -> np.ndarray:

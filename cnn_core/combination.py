@@ -76,9 +76,7 @@ def _check_logits(c, lam):
     check_ndim(c, 2, "c", "(C_in, C_out) of mixing logits")
     if c.shape[0] < 1 or c.shape[1] < 1:
         raise ValueError(f"c must have at least one input and one output map; got shape {c.shape}")
-    if not isinstance(lam, numbers.Real) or isinstance(lam, bool) or not lam >= 0:
-        raise ValueError(f"lam must be a real number >= 0; got {lam!r}")
-    return c, float(lam)
+    return c, as_real(lam, "lam", low=0)
 
 
 def l1_penalty_on_alpha(c, lam: float):
@@ -170,10 +168,11 @@ def connection_table(alpha, threshold: float = 0.01) -> np.ndarray:
     """
     alpha = as_float_array(alpha, "alpha")
     check_ndim(alpha, 2, "alpha", "(C_in, C_out)")
-    if (alpha < 0).any():
-        raise ValueError("alpha must be non-negative (mixing weights); found a negative entry")
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie strictly between 0 and 1; got {threshold!r}")
+    threshold = as_real(threshold, "threshold", low=0, high=1, low_open=True, high_open=True)
+    if not (alpha >= 0).all():                     # one pass: False for a negative entry or NaN
+        what = "NaN" if np.isnan(alpha).any() else "a negative entry"
+        raise ValueError(f"alpha must be non-negative and not NaN (mixing weights); found {what} "
+                         f"in alpha of shape {alpha.shape}")
     total = alpha.sum(axis=0, keepdims=True)
     share = np.divide(alpha, total, out=np.zeros_like(alpha), where=total > 0)
     return share >= threshold

@@ -26,12 +26,11 @@ switches them off.
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
 from . import _pool_max, _pool_tiles, _tuning
-from ._validate import as_float_array, as_pair, check_ndim
+from ._validate import as_float_array, as_pair, as_real, check_ndim
 from ._workspace import by_batch
 from .shapes import ConvGeometry, conv_geometry, pad2d, window_slices
 
@@ -145,8 +144,7 @@ def lp_pool2d(x, kernel_size, *, p=2, stride=None) -> np.ndarray:
     As PyTorch's ``LPPool2d`` for non-negative input; ``p=1`` sums absolute values and
     ``p → ∞`` tends to max pooling of ``|x|``.
     """
-    if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and np.isfinite(p) and p >= 1):
-        raise ValueError(f"p must be a finite number >= 1; got {p!r}")
+    p = _check_p(p)
     x, g = _pool_geometry(x, kernel_size, stride, 0)
     y = np.empty((*x.shape[:2], *g.out_hw), dtype=x.dtype)
     return _window_reduce(np.add, np.abs(x) ** p, g, y) ** (1.0 / p)
@@ -155,6 +153,7 @@ def lp_pool2d(x, kernel_size, *, p=2, stride=None) -> np.ndarray:
 def lp_pool2d_backward(dout, x, kernel_size, *, p=2, stride=None) -> np.ndarray:
     r"""Gradient of :func:`lp_pool2d`: :math:`\partial y/\partial x = \operatorname{sign}(x)\,|x|^{p-1} / y^{p-1}`
     (zero for a window whose norm is zero)."""
+    p = _check_p(p)
     x, g = _pool_geometry(x, kernel_size, stride, 0)
     dout = _check_dout(dout, x, g)
     y = lp_pool2d(x, kernel_size, p=p, stride=stride)
@@ -182,11 +181,22 @@ def _pool_geometry(x, kernel_size, stride, padding, name="x") -> tuple[np.ndarra
                             context=f"; {name}.shape = {x.shape}, kernel_size = {kernel_size!r}")
 
 
+def _check_p(p):
+    """The exponent of L^p pooling: a finite real number >= 1 (``TypeError`` for a non-number,
+    ``ValueError`` for NaN, ±∞ or less than 1). An int or a float passes after two comparisons."""
+    if type(p) in (int, float) and 1 <= p < np.inf:
+        return p
+    return as_real(p, "p", low=1)
+
+
 def _check_dout(dout, x, g, name="dout"):
     dout = as_float_array(dout, name)
     expected = (*x.shape[:2], *g.out_hw)
     if dout.shape != expected:
-        raise ValueError(f"{name} must have the forward output's shape {expected}; got {dout.shape}")
+        raise ValueError(
+            f"{name} must have the forward output's shape {expected}; got {dout.shape} "
+            f"(x.shape = {x.shape} pools to {expected} with kernel {g.kernel} and stride "
+            f"{g.stride}: {name} or x is not the one of the forward pass)")
     return dout.astype(x.dtype, copy=False)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._validate import _is_int, as_pair
+from ._validate import _is_int, as_pair, check_pair
 
 __all__ = ["conv_output_size", "resolve_padding", "conv_transpose_output_size", "ConvGeometry",
            "conv_geometry", "pad2d", "window_view", "window_slices"]
@@ -36,12 +36,8 @@ def conv_output_size(n: int, k: int, *, stride: int = 1, padding: int = 0, dilat
     Raises ``ValueError`` when the (effective) kernel does not fit in the padded input,
     i.e. when the result would be smaller than 1.
     """
-    for value, label, minimum in ((n, "n", 1), (k, "k", 1), (stride, "stride", 1),
-                                  (padding, "padding", 0), (dilation, "dilation", 1)):
-        if not _is_int(value):
-            raise TypeError(f"{label} must be an int; got {value!r}")
-        if value < minimum:
-            raise ValueError(f"{label} must be >= {minimum}; got {value}")
+    if not _sizes_ok(n, k, stride, dilation, padding):
+        _check_sizes(n=n, k=k, stride=stride, padding=padding, dilation=dilation)
     k_eff = dilation * (k - 1) + 1
     if n + 2 * padding < k_eff:
         raise ValueError(
@@ -57,8 +53,15 @@ def conv_transpose_output_size(n: int, k: int, *, stride: int = 1, padding: int 
 
     .. math:: n' = (n - 1)s - 2p + d(k - 1) + p_{\mathrm{out}} + 1
 
-    where :math:`p_{\mathrm{out}}` is ``output_padding``.
+    where :math:`p_{\mathrm{out}}` is ``output_padding``, which must be smaller than the stride
+    or the dilation (as in PyTorch: a larger one would add rows that no input position reaches).
     """
+    if not _sizes_ok(n, k, stride, dilation, padding, output_padding):
+        _check_sizes(n=n, k=k, stride=stride, padding=padding, dilation=dilation,
+                     output_padding=output_padding)
+    if output_padding >= max(stride, dilation):
+        raise ValueError(f"output_padding must be smaller than the stride or the dilation; got "
+                         f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
     out = (n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
     if out < 1:
         raise ValueError(
@@ -66,6 +69,27 @@ def conv_transpose_output_size(n: int, k: int, *, stride: int = 1, padding: int 
             f"padding={padding}, dilation={dilation} would have size {out} < 1"
         )
     return out
+
+
+def _sizes_ok(n, k, stride, dilation, padding, output_padding=0) -> bool:
+    """The valid path's test, a few comparisons: every size an ``int``, the paddings >= 0 and
+    the others >= 1 (anything else goes to :func:`_check_sizes` for the message)."""
+    return (type(n) is int and type(k) is int and type(stride) is int
+            and type(dilation) is int and type(padding) is int and type(output_padding) is int
+            and n >= 1 and k >= 1 and stride >= 1 and dilation >= 1
+            and padding >= 0 and output_padding >= 0)
+
+
+def _check_sizes(**sizes) -> None:
+    """Each size an int (not a bool), ``padding`` and ``output_padding`` >= 0 and every other
+    >= 1: ``TypeError``/``ValueError`` naming the first that is not."""
+    for label, value in sizes.items():
+        minimum = 0 if label.endswith("padding") else 1
+        if not _is_int(value):
+            raise TypeError(f"{label} must be an int >= {minimum}; got {value!r} "
+                            f"({type(value).__name__})")
+        if value < minimum:
+            raise ValueError(f"{label} must be >= {minimum}; got {value}")
 
 
 def resolve_padding(padding, kernel_size: tuple[int, int], dilation: tuple[int, int],
@@ -79,7 +103,14 @@ def resolve_padding(padding, kernel_size: tuple[int, int], dilation: tuple[int, 
       (requires stride 1); when it is odd the extra row/column goes at the bottom/right, as in
       PyTorch;
     - ``"full"``: ``d(k - 1)`` on every side, so that every partial overlap is computed.
+
+    ``kernel_size``, ``dilation`` and ``stride`` are pairs ``(h, w)`` already (as
+    :func:`~cnn_core._validate.as_pair` returns them); an int alone is a ``TypeError``.
     """
+    if not (_resolved(kernel_size) and _resolved(dilation) and _resolved(stride)):
+        kernel_size = check_pair(kernel_size, "kernel_size")
+        dilation = check_pair(dilation, "dilation")
+        stride = check_pair(stride, "stride")
     if isinstance(padding, str):
         mode = padding.lower()
         totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
@@ -96,6 +127,14 @@ def resolve_padding(padding, kernel_size: tuple[int, int], dilation: tuple[int, 
         )
     ph, pw = as_pair(padding, "padding", minimum=0)
     return ((ph, ph), (pw, pw))
+
+
+def _resolved(pair) -> bool:
+    """Whether ``pair`` is a tuple of two ``int`` >= 1: the valid path's test (anything else
+    goes to :func:`~cnn_core._validate.check_pair`, which accepts a list too, or says what is
+    wrong)."""
+    return (type(pair) is tuple and len(pair) == 2 and type(pair[0]) is int
+            and type(pair[1]) is int and pair[0] >= 1 and pair[1] >= 1)
 
 
 @dataclass(frozen=True)

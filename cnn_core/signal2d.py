@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, as_pair, check_ndim
+from ._validate import as_float_array, as_pair, as_real_array, check_ndim
 from .conv import conv2d
 
 __all__ = ["correlate2d", "convolve2d", "rot180", "down", "up"]
@@ -63,10 +63,12 @@ def convolve2d(a, k, mode: str = "valid") -> np.ndarray:
 
 
 def rot180(k) -> np.ndarray:
-    """Rotate the last two axes by 180° (flip up–down and left–right): ``k[..., ::-1, ::-1]``."""
-    k = np.asarray(k)
+    """Rotate the last two axes by 180° (flip up–down and left–right): ``k[..., ::-1, ::-1]``,
+    a view with ``k``'s dtype (bool, int or float; any other dtype is a ``TypeError``)."""
+    k = as_real_array(k, "k")
     if k.ndim < 2:
-        raise ValueError(f"rot180 needs an array with at least 2 dimensions; got shape {k.shape}")
+        raise ValueError(f"k must have at least 2 dimensions (..., kh, kw); got shape {k.shape} "
+                         f"({k.ndim}-D)")
     return k[..., ::-1, ::-1]
 
 

@@ -278,10 +278,15 @@ def test_relu_l1_penalty_value_and_gradient():
 def test_penalties_reject_bad_input(penalty):
     with pytest.raises(ValueError, match=r"c must be a 2-D array \(C_in, C_out\).*got shape \(6,\)"):
         penalty(np.zeros(6), 0.1)
-    with pytest.raises(ValueError, match="lam must be a real number >= 0; got -1"):
+    with pytest.raises(ValueError, match="lam must be >= 0; got -1"):
         penalty(np.zeros((6, 2)), -1)
-    with pytest.raises(ValueError, match="lam must be a real number >= 0; got nan"):
-        penalty(np.zeros((6, 2)), float("nan"))
+    for bad in (float("nan"), float("inf")):        # inf would give a NaN gradient (0 * inf)
+        with pytest.raises(ValueError, match=f"lam must be a finite real number and be >= 0; "
+                                             f"got {bad}"):
+            penalty(np.zeros((6, 2)), bad)
+    for bad in ("0.1", None):
+        with pytest.raises(TypeError, match=f"lam must be a finite real number.*got {bad!r}"):
+            penalty(np.zeros((6, 2)), bad)
     with pytest.raises(TypeError, match="c must be a real numeric array"):
         penalty(np.array([["a"]]), 0.1)
 
@@ -360,9 +365,16 @@ def test_connection_table():
     np.testing.assert_array_equal(connection_table(alpha),
                                   [[True, False, True], [True, False, False], [False, False, True]])
     np.testing.assert_array_equal(connection_table(alpha, 0.4)[:, 0], [True, True, False])
-    with pytest.raises(ValueError, match="alpha must be non-negative"):
+    with pytest.raises(ValueError, match="alpha must be non-negative.*found a negative entry"):
         connection_table(-alpha)
-    with pytest.raises(ValueError, match="threshold must lie strictly between 0 and 1; got 1.5"):
+    with_nan = alpha.copy()
+    with_nan[1, 1] = np.nan                          # NaN >= 0 is False: no silent table
+    with pytest.raises(ValueError, match="alpha must be non-negative and not NaN.*found NaN"):
+        connection_table(with_nan)
+    for bad in ("0.1", None):
+        with pytest.raises(TypeError, match=f"threshold must be a finite real number.*{bad!r}"):
+            connection_table(alpha, bad)
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\); got 1.5"):
         connection_table(alpha, 1.5)
     with pytest.raises(ValueError, match=r"alpha must be a 2-D array.*got shape \(3,\)"):
         connection_table(alpha[0])

@@ -176,13 +176,31 @@ def test_lp_pool2d_backward_zero_window():
     assert_allclose(dx[0, 0, 2:, 2:], np.array([[1.0, 2.0], [2.0, 4.0]]) / 5.0)  # x / ||x||_2
 
 
-@pytest.mark.parametrize("p", [0.5, 0, -2, float("inf"), float("nan"), True, "2", None],
-                         ids=["0.5", "0", "-2", "inf", "nan", "bool", "str", "None"])
-def test_lp_pool2d_bad_p(p):
-    with pytest.raises(ValueError, match=f"p must be a finite number >= 1; got {re.escape(repr(p))}"):
+@pytest.mark.parametrize("p, exc, words", [
+    (0.5, ValueError, "p must be >= 1"), (0, ValueError, "p must be >= 1"),
+    (-2, ValueError, "p must be >= 1"),
+    (float("inf"), ValueError, "p must be a finite real number and be >= 1"),
+    (float("nan"), ValueError, "p must be a finite real number and be >= 1"),
+    (True, TypeError, "p must be a finite real number and be >= 1"),
+    ("2", TypeError, "p must be a finite real number and be >= 1"),
+    (None, TypeError, "p must be a finite real number and be >= 1")],
+    ids=["0.5", "0", "-2", "inf", "nan", "bool", "str", "None"])
+def test_lp_pool2d_bad_p(p, exc, words):
+    """Out of range or not finite: ValueError; not a number at all: TypeError; both name p and
+    show the value given, forward and backward alike."""
+    with pytest.raises(exc, match=f"{words}; got {re.escape(repr(p))}"):
         cc.lp_pool2d(np.ones((1, 1, 2, 2)), 2, p=p)
-    with pytest.raises(ValueError, match="p must be a finite number >= 1"):
+    with pytest.raises(exc, match=f"{words}; got {re.escape(repr(p))}"):
         cc.lp_pool2d_backward(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), 2, p=p)
+
+
+def test_pool_backward_names_x_when_x_is_not_the_forward_input():
+    """A backward call with the wrong x: the message gives x's shape and what it pools to."""
+    dout = np.ones((2, 3, 2, 2))
+    for backward in (cc.max_pool2d_backward, cc.avg_pool2d_backward, cc.lp_pool2d_backward):
+        with pytest.raises(ValueError, match=r"x.shape = \(3, 3, 4, 4\) pools to "
+                                             r"\(3, 3, 2, 2\)"):
+            backward(dout, np.ones((3, 3, 4, 4)), 2)
 
 
 @pytest.mark.parametrize("p", [np.int64(2), np.float32(2.0), np.float64(2.0), 2.0], ids=repr)

@@ -3,6 +3,8 @@ examples of CS231n's notes and d2l, and on the padding split of "same"/"full".""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -77,7 +79,7 @@ def test_resolve_padding(padding, kernel, dilation, expected):
 
 
 def test_size_functions_reject_bad_arguments():
-    with pytest.raises(TypeError, match="k must be an int; got 2.5"):
+    with pytest.raises(TypeError, match=r"k must be an int >= 1; got 2.5 \(float\)"):
         cc.conv_output_size(5, 2.5)
     with pytest.raises(ValueError, match="padding must be >= 0; got -1"):
         cc.conv_output_size(5, 3, padding=-1)
@@ -86,4 +88,37 @@ def test_size_functions_reject_bad_arguments():
     with pytest.raises(ValueError, match="n must be >= 1; got 0"):
         cc.conv_output_size(0, 1)
     with pytest.raises(ValueError, match="would have size 0 < 1"):
-        cc.conv_transpose_output_size(1, 1, padding=1, output_padding=1)
+        cc.conv_transpose_output_size(1, 1, stride=2, padding=1, output_padding=1)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(n=0), ValueError, "n must be >= 1; got 0"),
+    (dict(n=1.5), TypeError, "n must be an int >= 1; got 1.5"),
+    (dict(k="3"), TypeError, "k must be an int >= 1; got '3'"),
+    (dict(stride=True), TypeError, "stride must be an int >= 1; got True"),
+    (dict(padding=-1), ValueError, "padding must be >= 0; got -1"),
+    (dict(dilation=0), ValueError, "dilation must be >= 1; got 0"),
+    (dict(output_padding=-1), ValueError, "output_padding must be >= 0; got -1"),
+    (dict(output_padding=2, stride=2), ValueError,
+     "output_padding must be smaller than the stride or the dilation"),
+])
+def test_conv_transpose_output_size_rejects_bad_arguments(kwargs, exc, words):
+    """Every argument is checked (before, n = 0 gave 2 and n = 1.5 gave 3.5), with PyTorch's
+    rule that output_padding is smaller than the stride or the dilation."""
+    args = dict(n=4, k=3) | kwargs
+    with pytest.raises(exc, match=re.escape(words)):
+        cc.conv_transpose_output_size(args.pop("n"), args.pop("k"), **args)
+
+
+def test_resolve_padding_wants_pairs():
+    """kernel_size, dilation and stride are resolved pairs: an int is a TypeError that names
+    the argument (it was Python's own "'int' object is not iterable")."""
+    for i, name in enumerate(("kernel_size", "dilation", "stride")):
+        args = [(3, 3), (1, 1), (1, 1)]
+        args[i] = 3
+        with pytest.raises(TypeError, match=f"{name} must be a pair of ints"):
+            cc.resolve_padding("same", *args)
+        with pytest.raises(TypeError, match=f"{name} must be a pair of ints"):
+            cc.resolve_padding(1, *args)
+    with pytest.raises(ValueError, match="kernel_size must be >= 1"):
+        cc.resolve_padding(0, (0, 3), (1, 1), (1, 1))

@@ -80,8 +80,12 @@ def test_rot180():
     k4 = np.arange(24).reshape(2, 1, 3, 4)
     np.testing.assert_array_equal(cc.rot180(k4)[1, 0], k4[1, 0][::-1, ::-1])
     np.testing.assert_array_equal(cc.rot180(cc.rot180(k4)), k4)
-    with pytest.raises(ValueError, match=r"at least 2 dimensions; got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"k must have at least 2 dimensions.*got shape \(3,\)"):
         cc.rot180(np.ones(3))
+    assert np.shares_memory(cc.rot180(k4), k4) and cc.rot180(k4).dtype == k4.dtype  # a view
+    for bad in (k4.astype(complex), k4.astype(object), k4.astype(str)):
+        with pytest.raises(TypeError, match=f"k must be a real numeric array.*{bad.dtype}"):
+            cc.rot180(bad)
 
 
 def test_down_hand_and_up_hand():

@@ -453,30 +453,6 @@ CASES["data.load_idx"] = [
 ]
 
 # ---------------------------------------------------------------- rows that fail today
-# In files owned by another branch (pooling.py, shapes.py, signal2d.py and the functions of
-# combination.py): listed so that the fix is noticed (strict xfails).
-XFAIL = {}
-for _name in ("max_pool2d_backward", "avg_pool2d_backward", "lp_pool2d_backward"):
-    for _axis, _shape in ((0, "(3, 3, 4, 4)"), (1, "(2, 4, 4, 4)")):
-        XFAIL[f"{_name}: x with axis {_axis} of the wrong size {_shape}"] = (
-            "pooling: the message blames dout and does not name x or its shape")
-for _bad in ("'0.1'", "None"):
-    XFAIL[f"lp_pool2d: p = {_bad} (not a number)"] = "pooling: a non-number p gives ValueError"
-for _row in CASES["conv_transpose_output_size"]:
-    if _row.label == "conv_transpose_output_size: n = None (not an int)":
-        continue            # Python's own message happens to hold the words ('NoneType', n)
-    XFAIL[_row.label] = ("shapes: conv_transpose_output_size checks none of its arguments "
-                         "(n = 0 gives 2; a str gives Python's own TypeError)")
-XFAIL["resolve_padding: kernel_size = 3 (not a pair)"] = (
-    "shapes: Python's own message ('int' object is not iterable)")
-for _what in ("complex", "of dtype object", "of strings"):
-    XFAIL[f"rot180: k {_what}"] = "signal2d: rot180 does not check its dtype"
-XFAIL["rot180: k of one axis (3,)"] = "signal2d: the message does not name k"
-for _name in ("l1_penalty_on_alpha", "entropy_penalty", "l1_penalty_on_relu_weights"):
-    XFAIL[f"{_name}: lam = inf"] = "combination: lam = inf is accepted (NaN gradient)"
-    for _bad in ("'0.1'", "None"):
-        XFAIL[f"{_name}: lam = {_bad} (not a number)"] = "combination: ValueError for a non-number"
-XFAIL["connection_table: alpha holding NaN"] = "combination: NaN in alpha gives a table silently"
-for _bad in ("'0.1'", "None"):
-    XFAIL[f"connection_table: threshold = {_bad} (not a number)"] = (
-        "combination: Python's own TypeError, which does not name threshold")
+# None: the 49 strict xfails of pooling, shapes, signal2d and the penalties were fixed in the
+# library (a row that fails again is a regression, not an xfail).
+XFAIL: dict[str, str] = {}
