@@ -126,7 +126,8 @@ class Conv2D(Layer):
         self.x = self.out_shape = None
 
     def forward(self, x):
-        y = conv2d(x, self.params["w"], self.params["b"], **self.conf)   # checks x
+        w, b = self.params["w"], self.params["b"]
+        y = conv2d(x, w, b, **self.conf)          # conv2d checks x first
         self.x, self.out_shape = as_float_array(x, "x"), y.shape
         return y
 
