@@ -330,6 +330,13 @@ def lenet_torch(np_model, dtype):
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 3), nn.ReLU(), nn.Flatten(),
         nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(dtype)
+    return copy_weights(np_model, model)
+
+
+def copy_weights(np_model, model):
+    """Give the torch ``model`` the weights of ``np_model`` (its conv and dense layers, in
+    order); returns ``model``."""
+    nn = torch.nn
     ours = [layer for layer in np_model.layers if layer.params]
     theirs = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
     with torch.no_grad():
@@ -337,6 +344,46 @@ def lenet_torch(np_model, dtype):
             t.weight.copy_(torch.tensor(a.params["w"]))
             t.bias.copy_(torch.tensor(a.params["b"]))
     return model
+
+
+def compare_epochs(model, opt, make_torch, x, y, batches, repeats) -> dict:
+    """One epoch of ``model`` trained by ``opt`` on ``batches`` of ``(x, y)`` with cross-entropy,
+    and the same in PyTorch float64 and float32 (``make_torch(dtype)`` returns a torch model
+    with the same initial weights and its optimiser), timed interleaved. Prints the first epoch's
+    mean losses (the libraries must agree) and returns ``{name: (min, median)}`` in seconds."""
+    def np_epoch():
+        total = 0.0
+        for idx in batches:
+            logits = model.forward(x[idx])
+            loss, grad = cc.cross_entropy(logits, y[idx])
+            model.backward(grad)
+            opt.step()
+            total += loss * len(idx)
+        return total / len(x)
+
+    fns = {}
+    if torch is not None:
+        for tdtype in (torch.float64, torch.float32):
+            tmodel, topt = make_torch(tdtype)
+            tx, ty = torch.tensor(x, dtype=tdtype), torch.tensor(y)
+            tbatches = [torch.tensor(idx) for idx in batches]
+
+            def t_epoch(tmodel=tmodel, topt=topt, tx=tx, ty=ty, tbatches=tbatches):
+                total = 0.0
+                for idx in tbatches:
+                    topt.zero_grad()
+                    loss = F.cross_entropy(tmodel(tx[idx]), ty[idx])
+                    loss.backward()
+                    topt.step()
+                    total += loss.item() * len(idx)
+                return total / len(x)
+            fns["torch " + str(tdtype).split(".")[1]] = t_epoch
+    # The first epoch from identical weights: both libraries must compute the same losses.
+    first = {"numpy float64": np_epoch()}
+    for name, f in fns.items():
+        first[name] = f()
+    print("mean loss of the first epoch: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
+    return interleaved({"numpy float64": np_epoch, **fns}, repeats, block=1)
 
 
 def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
@@ -350,43 +397,10 @@ def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
     opt = cc.SGD(model, lr, momentum=momentum)
     print(model.summary((1, 8, 8)))
 
-    def np_epoch():
-        total = 0.0
-        for idx in batches:
-            logits = model.forward(x[idx])
-            loss, grad = cc.cross_entropy(logits, y[idx])
-            model.backward(grad)
-            opt.step()
-            total += loss * len(idx)
-        return total / len(x)
-
-    fns = {}
-    tmodels = {}
-    if torch is not None:
-        for tdtype in (torch.float64, torch.float32):
-            tmodel = lenet_torch(lenet_numpy(np.random.default_rng(0)), tdtype)
-            topt = torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=momentum)
-            tx, ty = torch.tensor(x, dtype=tdtype), torch.tensor(y)
-            tbatches = [torch.tensor(idx) for idx in batches]
-
-            def t_epoch(tmodel=tmodel, topt=topt, tx=tx, ty=ty, tbatches=tbatches):
-                total = 0.0
-                for idx in tbatches:
-                    topt.zero_grad()
-                    loss = F.cross_entropy(tmodel(tx[idx]), ty[idx])
-                    loss.backward()
-                    topt.step()
-                    total += loss.item() * len(idx)
-                return total / len(x)
-            name = "torch " + str(tdtype).split(".")[1]
-            fns[name] = t_epoch
-            tmodels[name] = t_epoch
-    # The first epoch from identical weights: both libraries must compute the same losses.
-    first = {"numpy float64": np_epoch()}
-    for name, f in fns.items():
-        first[name] = f()
-    print("mean loss of the first epoch: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
-    res = interleaved({"numpy float64": np_epoch, **fns}, repeats, block=1)
+    def make_torch(tdtype):
+        tmodel = lenet_torch(lenet_numpy(np.random.default_rng(0)), tdtype)
+        return tmodel, torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=momentum)
+    res = compare_epochs(model, opt, make_torch, x, y, batches, repeats)
     tn = res["numpy float64"][0]
     for name, (tmin, tmed) in res.items():
         ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"

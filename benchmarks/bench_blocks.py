@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cnn_core as cc  # noqa: E402
-from bench import blas_threads, fmt_ms, interleaved  # noqa: E402
+from bench import blas_threads, compare_epochs, copy_weights, fmt_ms, interleaved  # noqa: E402
 
 try:
     import torch
@@ -87,13 +87,7 @@ def lenet5_torch(ours, dtype):
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
         nn.Linear(84, 10)).to(dtype)
-    mine = [layer for layer in ours.layers if layer.params]
-    theirs = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
-    with torch.no_grad():
-        for a, t in zip(mine, theirs):
-            t.weight.copy_(torch.tensor(a.params["w"]))
-            t.bias.copy_(torch.tensor(a.params["b"]))
-    return model
+    return copy_weights(ours, model)
 
 
 def bench_lenet(repeats, batch=32, lr=1e-3):
@@ -106,38 +100,10 @@ def bench_lenet(repeats, batch=32, lr=1e-3):
     model = lenet5(np.random.default_rng(0))
     opt = cc.Adam(model, lr)
 
-    def np_epoch():
-        total = 0.0
-        for idx in batches:
-            logits = model.forward(x[idx])
-            loss, grad = cc.cross_entropy(logits, y[idx])
-            model.backward(grad)
-            opt.step()
-            total += loss * len(idx)
-        return total / len(x)
-    fns = {}
-    if torch is not None:
-        for tdtype in (torch.float64, torch.float32):
-            tmodel = lenet5_torch(lenet5(np.random.default_rng(0)), tdtype)
-            topt = torch.optim.Adam(tmodel.parameters(), lr=lr)
-            tx, ty = torch.tensor(x, dtype=tdtype), torch.tensor(y)
-            tbatches = [torch.tensor(idx) for idx in batches]
-
-            def t_epoch(tmodel=tmodel, topt=topt, tx=tx, ty=ty, tbatches=tbatches):
-                total = 0.0
-                for idx in tbatches:
-                    topt.zero_grad()
-                    loss = F.cross_entropy(tmodel(tx[idx]), ty[idx])
-                    loss.backward()
-                    topt.step()
-                    total += loss.item() * len(idx)
-                return total / len(x)
-            fns["torch " + str(tdtype).split(".")[1]] = t_epoch
-    first = {"numpy float64": np_epoch()}
-    for name, f in fns.items():
-        first[name] = f()
-    print("mean loss of the first epoch: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
-    res = interleaved({"numpy float64": np_epoch, **fns}, repeats, block=1)
+    def make_torch(tdtype):
+        tmodel = lenet5_torch(lenet5(np.random.default_rng(0)), tdtype)
+        return tmodel, torch.optim.Adam(tmodel.parameters(), lr=lr)
+    res = compare_epochs(model, opt, make_torch, x, y, batches, repeats)
     tn = res["numpy float64"][0]
     for name, (tmin, tmed) in res.items():
         ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"
