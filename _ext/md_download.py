@@ -52,21 +52,26 @@ def add_markdown_button(app: Sphinx, pagename: str, templatename: str, context: 
         return
     # Written with the page, as Sphinx copies the page's .ipynb to _sources/ right after this event.
     _write_markdown(app, pagename, source)
+    insert_download_link(context, {
+        "type": "link",
+        "url": f"{context['pathto'](SOURCES, 1)}/{_markdown_name(pagename)}",
+        "text": ".md",
+        "tooltip": "Download as MyST Markdown (text only, opens in Jupyter with jupytext)",
+        "icon": "fab fa-markdown",
+        "label": LABEL,
+    })
+
+
+def insert_download_link(context: dict, link: dict) -> None:
+    """Put ``link`` into the page's download dropdown after the last notebook link (".ipynb"),
+    before ".pdf" (at the end if there is none), unless a link with its label is there already.
+    Also used by ``student_notebooks`` for the student notebook's entry."""
     for group in context.get("header_buttons", []):
         if group.get("label") != "download-buttons":
             continue
         buttons = group["buttons"]
-        if any(button.get("label") == LABEL for button in buttons):
+        if any(button.get("label") == link["label"] for button in buttons):
             return
-        link = {
-            "type": "link",
-            "url": f"{context['pathto'](SOURCES, 1)}/{_markdown_name(pagename)}",
-            "text": ".md",
-            "tooltip": "Download as MyST Markdown (text only, opens in Jupyter with jupytext)",
-            "icon": "fab fa-markdown",
-            "label": LABEL,
-        }
-        # After the last notebook link (".ipynb"), before ".pdf"; at the end if there is none.
         position = len(buttons)
         for index, button in enumerate(buttons):
             if button.get("type") == "link" and button.get("text") == ".ipynb":

@@ -431,27 +431,16 @@ def add_student_button(app, pagename: str, templatename: str, context: dict, doc
     if not wants_student_notebook(source):
         return
     write_student_notebook(source, _site_folder(app))
-    for group in context.get("header_buttons", []):
-        if group.get("label") != "download-buttons":
-            continue
-        buttons = group["buttons"]
-        if any(button.get("label") == BUTTON_LABEL for button in buttons):
-            return
-        link = {
-            "type": "link",
-            "url": f"{context['pathto'](SITE_FOLDER, 1)}/{source.name}",
-            "text": BUTTON_TEXT,
-            "tooltip": "Download the student notebook: the chapter without its solutions, "
-                       "with stubs to fill in and checkers",
-            "icon": "fas fa-pen",
-            "label": BUTTON_LABEL,
-        }
-        position = len(buttons)
-        for index, button in enumerate(buttons):
-            if button.get("type") == "link" and button.get("text") == ".ipynb":
-                position = index + 1
-        buttons.insert(position, link)
-        return
+    from md_download import insert_download_link      # the same dropdown, the same rule
+    insert_download_link(context, {
+        "type": "link",
+        "url": f"{context['pathto'](SITE_FOLDER, 1)}/{source.name}",
+        "text": BUTTON_TEXT,
+        "tooltip": "Download the student notebook: the chapter without its solutions, "
+                   "with stubs to fill in and checkers",
+        "icon": "fas fa-pen",
+        "label": BUTTON_LABEL,
+    })
 
 
 def write_site_files(app, exception) -> None:
