@@ -25,6 +25,8 @@ Rules:
 - clean-outputs:   kernelspec python3; no memory addresses in outputs; no warnings on stderr.
 - torch-optional:  no ``import torch`` outside try/except (or an availability check).
 - code-width:      no code-cell source line and no text-output line over 76 characters.
+- math-lines:      no line inside an inline formula that runs over lines starts like a
+                   Markdown block (``+ ``, ``- ``, ``1. ``, ``#``, ``>``).
 
 Each test is one (chapter, rule) pair and lists every violation with its cell index (0-based).
 The self-tests at the bottom build small notebooks in memory and show that every rule fires.
@@ -359,6 +361,8 @@ VIOLATIONS = [
      "cell 4: [code-width] 1 output line(s) over 76 characters; output line 2 has 77"),
     ("wide-stub", _source(12, "# Return x.", "# " + "r" * 80), "code-width",
      "cell 12: [code-width] 1 source line(s) over 76"),
+    ("math-line-list", _insert(3, new_markdown_cell("So $a = b\n+ c$ breaks.")), "math-lines",
+     "cell 3: [math-lines] line 2 starts a Markdown block inside an inline formula: '+ c$"),
     ("no-summary", _source(11, "## Summary", "## Recap"), "structure", "no `## Summary` heading"),
     ("no-exercises-heading", _source(11, "## Exercises", "### Exercises"), "structure",
      "no `## Exercises` heading"),

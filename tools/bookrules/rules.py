@@ -402,6 +402,32 @@ def rule_torch_optional(ch: Chapter, book: Book) -> list[Violation]:
     return out
 
 
+_INLINE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+_BLOCK_START = re.compile(r"^\s{0,3}([-+*]|\d+[.)]|#{1,6}|>)(\s|$)")
+
+
+def rule_math_lines(ch: Chapter, book: Book) -> list[Violation]:
+    """No line inside an inline formula that runs over lines starts like a Markdown block (a list
+    marker ``+``/``-``/``*``/``1.``, a heading ``#`` or a quote ``>``): Markdown would end the
+    paragraph there and print the formula's TeX as text."""
+    out = []
+    for i, source in ch.markdown_cells():
+        inside, display = False, False
+        for n, line in enumerate(strip_code_blocks(source).split("\n"), 1):
+            if line.strip() == "$$":
+                display = not display
+                continue
+            if display:
+                continue
+            if inside and _BLOCK_START.match(line):
+                out.append(Violation("math-lines", ch.name, i, f"line {n} starts a Markdown "
+                                     f"block inside an inline formula: {line.strip()[:40]!r} "
+                                     "(move the break)"))
+            if len(_INLINE_DOLLAR.findall(line)) % 2:
+                inside = not inside
+    return out
+
+
 RULES = {
     "executed": rule_executed,
     "equation-check": rule_equation_checks,
@@ -412,6 +438,7 @@ RULES = {
     "clean-outputs": rule_clean_outputs,
     "torch-optional": rule_torch_optional,
     "code-width": rule_code_width,
+    "math-lines": rule_math_lines,
 }
 
 
