@@ -43,6 +43,7 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from repository_links import repository_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "_toc.yml"
@@ -53,8 +54,12 @@ ZIP_NAME = "student-notebooks.zip"
 SITE_FOLDER = "exercises"            # _build/html/exercises/NN_name.ipynb and the zip
 BUTTON_LABEL = "download-student-button"
 BUTTON_TEXT = "student .ipynb"
-COLAB_INSTALL = ('%pip install \\\n'
-                 '        "cnn_core[data] @ git+https://github.com/cnn-core/cnn-math-verified"')
+
+
+def colab_install() -> str:
+    """The install line for Colab, from the one repository setting (``repository.url``)."""
+    return f'%pip install \\\n        "cnn_core[data] @ git+{repository_url()}"'
+
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>.*?)[ \t]*$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}[ \t]*(?P<arg>.*)$")
@@ -309,7 +314,7 @@ run it, and run its checker. The checker prints one of three verdicts:
 The solutions are on the book's site, folded under each exercise. On Colab (or anywhere
 `cnn_core` is not installed), first run this in a new cell:
 
-    {COLAB_INSTALL}
+    {colab_install()}
 """
     return nbformat.v4.new_markdown_cell(text)
 
