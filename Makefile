@@ -1,7 +1,9 @@
 # Two commands do everything on a fresh machine with Python >= 3.11, git and make:
 #   make book   set up .venv, install, build the site into _build/html (executing every notebook)
+#               and the PDF edition into _build/pdf/book.pdf (copied to _build/html/book.pdf)
 #   make test   set up .venv, install, run every test (unit, property, strict nbval, exercises,
-#               -W build, site)
+#               -W build, the PDF, site, PDF)
+#   make pdf    the PDF edition alone
 #   make exercises   the student notebooks (solutions removed) in _build/exercises/ and a zip
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +16,7 @@ export PYTHONHASHSEED := 0
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: setup book test unit notebooks exercises exercise-check build-check site-check execute \
-        bench clean
+        bench clean pdf pdf-check
 
 setup: $(STAMP)
 
@@ -27,11 +29,15 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --keep-going
+	$(MAKE) pdf
 
-test: unit notebooks exercise-check build-check site-check
+test: unit notebooks exercise-check build-check
+	$(MAKE) pdf PDF_OPTIONAL=1
+	$(MAKE) site-check pdf-check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site --ignore=tests/exercises
+	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site --ignore=tests/exercises \
+	    --ignore=tests/pdf
 
 # One student notebook per chapter (the chapter without its solutions, stubs and checkers kept)
 # and _build/exercises/student-notebooks.zip; the site build publishes the same in exercises/.
@@ -61,6 +67,18 @@ build-check: $(STAMP)
 site-check: $(STAMP)
 	@test -f _build/html/index.html || { echo "site-check: no _build/html; run 'make build-check' or 'make book' first" >&2; exit 1; }
 	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
+
+# The PDF edition: _build/pdf/book.pdf from the notebooks' stored outputs (the ones strict nbval
+# checks), through the single-page build and Debian's Chromium; copied to _build/html/book.pdf,
+# where the intro page links to it, when a site has been built (tools/make_pdf.py says how).
+pdf: $(STAMP)
+	$(BIN)/python tools/make_pdf.py
+
+# Checks of the PDF with poppler's pdftotext, pdfimages and pdfinfo (skipped with a message
+# without them): titles, bookmarks, contents' page numbers, running heads, math, figures,
+# solutions in their appendix, nothing in the right margin, no site navigation.
+pdf-check: $(STAMP)
+	$(BIN)/python -m pytest tests/pdf -q -p no:cacheprovider
 
 # Re-execute notebooks in place (commit them with their outputs): make execute NB="book/02_*.ipynb"
 NB ?= book/*.ipynb

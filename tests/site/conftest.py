@@ -6,17 +6,14 @@ unit, notebooks, build-check and then site-check, in that order.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from sitehelpers import AXE_VERSION, CACHE, CHROMIUM_ARGS, CHROMIUM_CANDIDATES, HTML, SCREENSHOTS
+from sitehelpers import (AXE_VERSION, CACHE, CHROMIUM_ARGS, HTML, SCREENSHOTS, find_chromium,
+                         serve)
 
 
 @pytest.fixture(scope="session")
@@ -26,31 +23,11 @@ def site() -> Path:
     return HTML
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output clean
-        pass
-
-
 @pytest.fixture(scope="session")
 def server(site):
     """An HTTP server for _build/html on 127.0.0.1 and a free port; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def find_chromium() -> str | None:
-    explicit = os.environ.get("CHROMIUM_PATH")
-    if explicit:
-        return explicit
-    for candidate in CHROMIUM_CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    with serve(site) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

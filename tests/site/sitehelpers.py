@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from chromium import CHROMIUM_ARGS, find_chromium, serve  # noqa: E402,F401  (shared with the PDF)
 HTML = Path(os.environ.get("SITE_HTML_DIR", ROOT / "_build" / "html"))
 SCREENSHOTS = Path(os.environ.get("SITE_SCREENSHOTS_DIR", ROOT / "_build" / "screenshots"))
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnn-math-verified"
 AXE_VERSION = "4.14.1"  # npm axe-core, installed into CACHE at test time, never committed
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
-                       "/usr/bin/google-chrome-stable"]
 
 
 def html_pages() -> list[str]:
