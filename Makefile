@@ -29,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --keep-going
-	$(MAKE) pdf
+	$(MAKE) pdf PDF_OPTIONAL=1
 
 test: unit notebooks exercise-check build-check
 	$(MAKE) pdf PDF_OPTIONAL=1

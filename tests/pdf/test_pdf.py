@@ -111,6 +111,13 @@ def test_page_count_and_metadata():
     assert re.search(r"^Page size:.*\(A4\)", info, re.M), info
 
 
+def test_no_blank_pages():
+    """Every page holds more than its running head and number (a stray break prints blank ones)."""
+    blank = [number for number, (height, page_words) in enumerate(words(), start=1)
+             if not [w for *box, w in page_words if MARGIN_PT < box[1] < height - MARGIN_PT]]
+    assert not blank, blank
+
+
 def test_title_page_gives_title_version_and_date():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))

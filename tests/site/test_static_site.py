@@ -6,6 +6,7 @@ name an existing file, and every ``#fragment`` must name an ``id`` (or ``name``)
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 from html.parser import HTMLParser
@@ -13,10 +14,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import yaml
 
 import cnn_core
 
-from sitehelpers import book_pages, html_pages, meaningful_alt
+from sitehelpers import ROOT, book_pages, html_pages, meaningful_alt
 
 EXTERNAL_SCHEMES = {"http", "https", "mailto", "javascript", "data", "tel", "ftp"}
 LINK_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src",
@@ -192,3 +194,20 @@ def test_figures_have_alt_text_in_html(site):
                                     ("A 3×3 kernel sliding over a 6×6 image", True)])
 def test_meaningful_alt_rejects_file_names_and_hashes(alt, ok):
     assert meaningful_alt(alt) is ok
+
+
+def test_links_derive_from_the_repository_setting(site):
+    """Every link to the repository is made from repository.url (tests/book checks that no other
+    copy exists): the buttons, Binder and Colab, and the preface's clone and install lines."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
+    owner_name = "/".join(url.rstrip("/").split("/")[-2:])
+    chapter = (site / "book" / "01_images_as_data.html").read_text(encoding="utf-8")
+    for expected in (f'href="{url}"', f'href="{url}/edit/main/book/01_images_as_data.ipynb"',
+                     f"https://mybinder.org/v2/gh/{owner_name}/main?",
+                     f"https://colab.research.google.com/github/{owner_name}/blob/main/"):
+        assert expected in chapter, expected
+    preface = html.unescape(re.sub(r"<[^>]+>", "", (site / "book" / "preface.html")
+                                   .read_text(encoding="utf-8")))
+    assert f"git clone {url}\ncd {owner_name.split('/')[1]}\n" in preface
+    assert f'"cnn_core[data] @ git+{url}"' in preface
+    assert "{{" not in preface

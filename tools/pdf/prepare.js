@@ -42,6 +42,7 @@
     return el;
   };
   const chapters = [];
+  const partPages = [];
   facts.parts.forEach((part, index) => {
     part.files.forEach((file) => {
       const section = docSection(file);
@@ -52,10 +53,16 @@
     if (index > 0) {            // "Before you start" holds only the preface: no part page
       const page = make("section", "pdf-part");
       page.append(make("h1", "pdf-part-title", part.caption));
-      docStart(part.files[0]).before(page);
+      // after the document's empty start marker, which would otherwise print a blank page
+      docSection(part.files[0]).before(page);
+      partPages.push(page);
     }
   });
   report.chapters = chapters.map((c) => c.title);
+  // Each document's start marker is an empty <span> between two chapters; left there, it can
+  // fall alone onto a page of its own when the chapter before fills its last page. Inside its
+  // chapter it still anchors the links to the document.
+  for (const chapter of chapters) chapter.section.prepend(docStart(chapter.file));
 
   // Exercise titles become headings (h5): each exercise gets a bookmark.
   for (const title of article.querySelectorAll("div.exercise > p.admonition-title")) {
@@ -104,10 +111,7 @@
     solutions.append(group);
   }
   report.solutions_moved = moved;
-  const reference = facts.parts[facts.parts.length - 1].files[0];
-  docStart(reference).previousElementSibling.classList.contains("pdf-part")
-    ? docStart(reference).previousElementSibling.before(solutions)
-    : docStart(reference).before(solutions);
+  partPages[partPages.length - 1].before(solutions);    // before the last part, "Reference"
 
   // A page reference: a fixed-width box, so that writing the number moves nothing.
   function pageRef(id) {
