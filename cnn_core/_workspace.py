@@ -5,6 +5,7 @@
 - :func:`plan` (convolution) and :func:`by_batch` (pooling): the batch as one contiguous part
   per core (run by :func:`cnn_core._parallel.run`), a convolution's parts further cut into
   chunks whose work arrays stay within a memory budget.
+- :func:`by_channel` (batch normalization): the channels as one contiguous group per core.
 
 ``_tuning.THREADS = False`` keeps every batch in one part, in the calling thread.
 """
@@ -70,6 +71,9 @@ PARALLEL_MIN_MACS = 2_000_000
 # below it the threads cost more than they save.
 PARALLEL_MIN_ELEMENTS = 400_000
 
+# Batch normalization splits its channels among the cores from this many input elements on.
+BN_PARALLEL_MIN_ELEMENTS = 100_000
+
 
 def _workers(n: int, large_enough: bool) -> int:
     return max(1, min(_parallel.workers(), n)) if _tuning.THREADS and large_enough else 1
@@ -103,4 +107,12 @@ def by_batch(fn, x: np.ndarray) -> None:
     when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
     n = x.shape[0]
     edges = _parallel.bounds(n, _workers(n, x.size >= PARALLEL_MIN_ELEMENTS))
+    _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))
+
+
+def by_channel(fn, x: np.ndarray) -> None:
+    """Run ``fn(c0, c1)`` over the channels of ``x`` (N, C, ...): in one call, or in one
+    contiguous group of channels per core when ``x`` is large enough."""
+    c = x.shape[1]
+    edges = _parallel.bounds(c, _workers(c, x.size >= BN_PARALLEL_MIN_ELEMENTS))
     _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))
