@@ -60,7 +60,7 @@ def _chunks(a3: np.ndarray) -> list[tuple[int, int]]:
 
 def _rows(v: np.ndarray, m: int, dtype) -> np.ndarray:
     """A (C', m) array whose row c repeats ``v[c]``: a per-channel factor for (n, C', m) chunks."""
-    return np.repeat(np.asarray(v, dtype=dtype), m).reshape(len(v), m)
+    return np.asarray(v, dtype=dtype).repeat(m).reshape(-1, m)
 
 
 def _row_sums(a: np.ndarray, out: np.ndarray) -> None:
@@ -81,17 +81,12 @@ def _total(per_row: np.ndarray) -> np.ndarray:
     return per_row.sum(axis=1, dtype=np.float64)
 
 
-def _ill_conditioned(mean: np.ndarray, var: np.ndarray, dtype) -> bool:
-    """Whether ``Σx² − NHW mean²`` (or ``Σδx − mean Σδ``) may lose more than
-    ``ONE_PASS_MAX_LOSS`` in ``dtype``."""
-    loss = np.finfo(dtype).eps * (1 + mean**2 / np.maximum(var, np.finfo(np.float64).tiny))
-    return bool(np.any(loss > ONE_PASS_MAX_LOSS))
-
-
 def _origin(mean: np.ndarray, var: np.ndarray, m: int, dtype):
-    """``(origin, origin_rows)``: the values are centred on ``mean`` before they are summed or
-    mapped where the one-pass sums would lose too much (else 0 and ``None``: used as they are)."""
-    if _ill_conditioned(mean, var, dtype):
+    """``(origin, origin_rows)``: ``mean`` and its rows where the one-pass sums could lose more
+    than ``ONE_PASS_MAX_LOSS`` in ``dtype``, ``eps (1 + mean²/var)``, in some channel: the
+    values are then centred on it before they are summed or mapped. Else ``0`` and ``None``."""
+    largest = ONE_PASS_MAX_LOSS / np.finfo(dtype).eps - 1       # the largest mean²/var allowed
+    if (mean * mean > largest * var).any():
         return mean, _rows(mean, m, dtype)
     return 0.0, None
 
@@ -113,25 +108,27 @@ def _affine(xk: np.ndarray, origin_rows, scale_rows, shift_rows, out: np.ndarray
     out += shift_rows
 
 
-def _statistics(x3: np.ndarray):
-    """Per-channel mean and biased variance of ``x3`` (N, C', H·W), in float64."""
+def _statistics(x3: np.ndarray, chunks):
+    """``(mean, var, origin, origin_rows)`` of ``x3`` (N, C', H·W): the per-channel mean and
+    biased variance in float64, and the origin the values were summed about (see
+    :func:`_origin`), for the passes that follow to use too."""
     n, c, m = x3.shape
-    count = n * m
     sums, squares = np.empty((c, n), x3.dtype), np.empty((c, n), x3.dtype)
     origin, origin_rows = 0.0, None
     while True:
-        for n0, n1 in _chunks(x3):
+        for n0, n1 in chunks:
             xk = _centred(x3[n0:n1], origin_rows)
             _row_sums(xk, sums[:, n0:n1])
             _row_dots(xk, xk, squares[:, n0:n1])
-        shift = _total(sums) / count                      # mean − origin
-        var = np.maximum(_total(squares) / count - shift**2, 0.0)
+        shift = _total(sums) / (n * m)                    # mean − origin
+        var = np.maximum(_total(squares) / (n * m) - shift * shift, 0.0)
         mean = origin + shift
         if origin_rows is not None:
-            return mean, var
+            return mean, var, origin, origin_rows
         origin, origin_rows = _origin(mean, var, m, x3.dtype)
         if origin_rows is None:
-            return mean, var                              # else again, centred: two passes
+            return mean, var, origin, origin_rows
+        # else once more, about the mean: two passes
 
 
 def forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
@@ -144,14 +141,14 @@ def forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
 
     def group(c0: int, c1: int) -> None:
         xs, ys = x3[:, c0:c1], y3[:, c0:c1]
-        mu, v = mean[c0:c1], var[c0:c1]
-        mu[...], v[...] = _statistics(xs)
-        origin, origin_rows = _origin(mu, v, m, x.dtype)
+        chunks = _chunks(xs)
+        mu, v, origin, origin_rows = _statistics(xs, chunks)
         scale = gamma[c0:c1] / np.sqrt(v + eps)
         scale_rows = _rows(scale, m, x.dtype)
         shift_rows = _rows(beta[c0:c1] - (mu - origin) * scale, m, x.dtype)
-        for n0, n1 in _chunks(xs):
+        for n0, n1 in chunks:
             _affine(xs[n0:n1], origin_rows, scale_rows, shift_rows, ys[n0:n1])
+        mean[c0:c1], var[c0:c1] = mu, v
     by_channel(group, x)
     return y, mean, var
 
@@ -162,30 +159,30 @@ def backward(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float,
     dtype = np.result_type(x, dout)
     x3, d3 = _channels(x), _channels(np.ascontiguousarray(dout))
     n, c, m = x3.shape
-    count = n * m
     dx = np.empty(x.shape, dtype=dtype)
     dx3 = _channels(dx)
     dgamma, dbeta = np.empty(c, dtype=dtype), np.empty(c, dtype=dtype)
 
     def group(c0: int, c1: int) -> None:
         xs, ds, dxs = x3[:, c0:c1], d3[:, c0:c1], dx3[:, c0:c1]
+        chunks = _chunks(xs)
         if mean is None:
-            mu, v = _statistics(xs)
+            mu, v, _, _ = _statistics(xs, chunks)
         else:
-            mu, v = np.asarray(mean[c0:c1], np.float64), np.asarray(var[c0:c1], np.float64)
+            mu, v = mean[c0:c1].astype(np.float64), var[c0:c1].astype(np.float64)
         inv_std = 1.0 / np.sqrt(v + eps)
         origin, origin_rows = _origin(mu, v + eps, m, x.dtype)    # Σ δ (x − origin) is summed
         sum_d, sum_dx = np.empty((c1 - c0, n), dtype), np.empty((c1 - c0, n), dtype)
-        for n0, n1 in _chunks(xs):
+        for n0, n1 in chunks:
             _row_sums(ds[n0:n1], sum_d[:, n0:n1])
             _row_dots(ds[n0:n1], _centred(xs[n0:n1], origin_rows), sum_dx[:, n0:n1])
         db = _total(sum_d)
         dg = (_total(sum_dx) - (mu - origin) * db) * inv_std
         a = gamma[c0:c1] * inv_std
-        b = -a * inv_std * dg / count
-        a_rows, b_rows = _rows(a, m, dtype), _rows(b, m, dtype)
-        c_rows = _rows(-a * db / count - b * (mu - origin), m, dtype)
-        for n0, n1 in _chunks(xs):                        # dx = b (x − origin) + c' + a δ
+        b = a * inv_std * dg / -(n * m)
+        c_ = (a * db + b * (mu - origin) * (n * m)) / -(n * m)
+        a_rows, b_rows, c_rows = _rows(a, m, dtype), _rows(b, m, dtype), _rows(c_, m, dtype)
+        for n0, n1 in chunks:                              # dx = b (x − origin) + c' + a δ
             out = dxs[n0:n1]
             _affine(xs[n0:n1], origin_rows, b_rows, c_rows, out)
             work = scratch_array("bn_work", out.shape, dtype)

@@ -85,9 +85,9 @@ def _check_statistics(mean, var, channels: int, owner: str):
                          f"neither")
     mean = _check_channel_vector(mean, "mean", channels, owner)
     var = _check_channel_vector(var, "var", channels, owner)
-    if not np.all(np.isfinite(mean)):
+    if not np.isfinite(mean).all():
         raise ValueError(f"{owner}: mean must be finite; got {mean}")
-    if not np.all(np.isfinite(var)) or np.any(var < 0):
+    if not (np.isfinite(var).all() and (var >= 0).all()):
         raise ValueError(f"{owner}: var must be finite and >= 0 (a biased variance); got {var}")
     return mean, var
 
