@@ -2,10 +2,9 @@
 
 - :func:`scratch_array` and :func:`framed_array`: per-thread work arrays kept between calls, so
   that a layer does not pay the page faults of fresh multi-megabyte allocations on every call.
-- :func:`plan` (convolution) and :func:`by_batch` (pooling): the batch as one contiguous part
-  per core (run by :func:`cnn_core._parallel.run`), a convolution's parts further cut into
-  chunks whose work arrays stay within a memory budget.
-- :func:`by_channel` (batch normalization): the channels as one contiguous group per core.
+- :func:`plan` (convolution) and :func:`by_batch` (pooling, batch normalization): the batch as
+  one contiguous part per core (run by :func:`cnn_core._parallel.run`), a convolution's parts
+  further cut into chunks whose work arrays stay within a memory budget.
 
 ``_tuning.THREADS = False`` keeps every batch in one part, in the calling thread.
 """
@@ -67,12 +66,9 @@ MAX_CHUNK_BYTES = 16 * 2**20
 # threads would cost more than they save (the 8×8-digit layers of chapter 7 are below).
 PARALLEL_MIN_MACS = 2_000_000
 
-# Pooling batches with at least this many input elements are split into one part per core;
-# below it the threads cost more than they save.
+# Pooling and batch-norm batches with at least this many input elements are split into one part
+# per core; below it the threads cost more than they save.
 PARALLEL_MIN_ELEMENTS = 400_000
-
-# Batch normalization splits its channels among the cores from this many input elements on.
-BN_PARALLEL_MIN_ELEMENTS = 100_000
 
 
 def _workers(n: int, large_enough: bool) -> int:
@@ -107,12 +103,4 @@ def by_batch(fn, x: np.ndarray) -> None:
     when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
     n = x.shape[0]
     edges = _parallel.bounds(n, _workers(n, x.size >= PARALLEL_MIN_ELEMENTS))
-    _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))
-
-
-def by_channel(fn, x: np.ndarray) -> None:
-    """Run ``fn(c0, c1)`` over the channels of ``x`` (N, C, ...): in one call, or in one
-    contiguous group of channels per core when ``x`` is large enough."""
-    c = x.shape[1]
-    edges = _parallel.bounds(c, _workers(c, x.size >= BN_PARALLEL_MIN_ELEMENTS))
     _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))

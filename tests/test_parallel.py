@@ -25,7 +25,6 @@ def forced(monkeypatch):
     monkeypatch.setattr(_tuning, "THREADS", True)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(_workspace, "BN_PARALLEL_MIN_ELEMENTS", 0)
 
 
 def _serial(monkeypatch):
@@ -132,9 +131,10 @@ def test_parallel_average_pooling_by_tiles(forced, monkeypatch):
 @pytest.mark.parametrize("chunk_bytes", [1, 256 * 2**10])
 def test_parallel_batch_norm_equals_serial_bit_for_bit(forced, monkeypatch, shape, dtype, offset,
                                                        chunk_bytes):
-    """Batch norm splits the channels among the threads and each channel's batch into chunks of
-    images (one image each with ``chunk_bytes=1``): neither changes a single bit of any result."""
+    """Batch norm splits the batch among the threads and each part into chunks of images (one
+    image each with ``chunk_bytes=1``): neither changes a single bit of any result."""
     monkeypatch.setattr(_norm_fast, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_norm_fast, "PARALLEL_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(11)
     x = (offset + rng.standard_normal(shape)).astype(dtype)
     dout = rng.standard_normal(shape).astype(dtype)

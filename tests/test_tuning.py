@@ -33,7 +33,6 @@ def forced(monkeypatch):
     monkeypatch.setattr(_parallel, "workers", lambda: 2)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(_workspace, "BN_PARALLEL_MIN_ELEMENTS", 0)
 
 
 def _run(config, fn):
