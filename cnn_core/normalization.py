@@ -184,8 +184,10 @@ class BatchNorm2D(Layer):
             + \kappa\,\tfrac{NHW}{NHW-1}\operatorname{var}_c
 
     with ``momentum`` :math:`\kappa` (the running variance is the *unbiased* estimate, as in
-    PyTorch). In evaluation mode (``layer.eval()``) it normalises with the running
-    statistics, a fixed affine map per channel. Parameters: ``gamma`` (ones) and ``beta``, the shift :math:`b_c` (zeros).
+    PyTorch). The batch's mean and biased variance are kept for the backward pass, as PyTorch's
+    autograd keeps them, and handed to :func:`batch_norm2d_backward`. In evaluation mode
+    (``layer.eval()``) it normalises with the running statistics, a fixed affine map per
+    channel. Parameters: ``gamma`` (ones) and ``beta``, the shift :math:`b_c` (zeros).
     """
 
     def __init__(self, channels: int, *, momentum: float = 0.1, eps: float = 1e-5):
