@@ -5,7 +5,12 @@
 
 - Batch normalization, forward + backward (dx, dgamma, dbeta) in training mode, float64 and
   float32, timed interleaved with PyTorch's ``F.batch_norm`` + autograd exactly as ``bench.py``
-  times the convolution (minimum over the repeats, median in brackets).
+  times the convolution (minimum over the repeats, median in brackets). Both sides do the same
+  work: PyTorch's autograd keeps the batch's mean and 1/std from the forward pass for the
+  backward pass, and ``cnn_core`` is timed the same way, ``batch_norm2d(..., return_stats=True)``
+  handing its mean and variance to ``batch_norm2d_backward(..., mean=, var=)`` (as the layer
+  ``BatchNorm2D`` does). The last column is the ratio of the backward pass that computes the
+  statistics again from ``x`` (the call without ``mean``/``var``), for comparison.
 - One epoch of LeNet-5 (conv 6@5×5 pad 2, ReLU, max pool 2, conv 16@5×5, ReLU, max pool 2,
   dense 400→120→84→10 with ReLU) on the 4,000 training images of ``load_mnist``'s sample, batch
   32, Adam 1e-3; the same initial weights and batch order in both libraries, whose first-epoch
@@ -40,7 +45,8 @@ BN_CASES = [(64, 6, 28, 28), (64, 16, 10, 10), (32, 32, 32, 32)]
 def bench_bn(repeats):
     print(f"\n## batch norm forward + backward, training mode  [ms, minimum of {repeats} "
           "interleaved runs; median in brackets]")
-    print(f"{'dtype':8} {'x':18} {'numpy':>18} {'torch':>18} {'numpy/torch':>11}")
+    print(f"{'dtype':8} {'x':18} {'numpy':>18} {'torch':>18} {'numpy/torch':>11} "
+          f"{'(stats again)':>13}")
     rng = np.random.default_rng(0)
     for dtype in ("float64", "float32"):
         for shape in BN_CASES:
@@ -49,10 +55,14 @@ def bench_bn(repeats):
             beta = rng.standard_normal(shape[1]).astype(dtype)
             dout = rng.standard_normal(shape).astype(dtype)
 
-            def ours():
+            def ours():                      # the statistics kept, as PyTorch's autograd does
+                _, mean, var = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+                return cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var)
+
+            def ours_again():                # the backward pass computes them again from x
                 cc.batch_norm2d(x, gamma, beta)
                 return cc.batch_norm2d_backward(dout, x, gamma)
-            fns = {"numpy": ours}
+            fns = {"numpy": ours, "numpy, stats again": ours_again}
             if torch is not None:
                 tx = torch.tensor(x, requires_grad=True)
                 tg = torch.tensor(gamma, requires_grad=True)
@@ -68,7 +78,9 @@ def bench_bn(repeats):
             line = f"{dtype:8} {str(shape):18} {fmt_ms(n[0])} [{fmt_ms(n[1]).strip():>6}]"
             if "torch" in res:
                 t = res["torch"]
-                line += f" {fmt_ms(t[0])} [{fmt_ms(t[1]).strip():>6}] {n[0] / t[0]:11.2f}"
+                again = res["numpy, stats again"][0] / t[0]
+                line += (f" {fmt_ms(t[0])} [{fmt_ms(t[1]).strip():>6}] {n[0] / t[0]:11.2f} "
+                         f"{again:13.2f}")
             print(line)
 
 

@@ -2,9 +2,9 @@
 
 - :func:`scratch_array` and :func:`framed_array`: per-thread work arrays kept between calls, so
   that a layer does not pay the page faults of fresh multi-megabyte allocations on every call.
-- :func:`plan` (convolution) and :func:`by_batch` (pooling): the batch as one contiguous part
-  per core (run by :func:`cnn_core._parallel.run`), a convolution's parts further cut into
-  chunks whose work arrays stay within a memory budget.
+- :func:`plan` (convolution) and :func:`by_batch` (pooling, batch normalization): the batch as
+  one contiguous part per core (run by :func:`cnn_core._parallel.run`), a convolution's parts
+  further cut into chunks whose work arrays stay within a memory budget.
 
 ``_tuning.THREADS = False`` keeps every batch in one part, in the calling thread.
 """
@@ -66,8 +66,8 @@ MAX_CHUNK_BYTES = 16 * 2**20
 # threads would cost more than they save (the 8×8-digit layers of chapter 7 are below).
 PARALLEL_MIN_MACS = 2_000_000
 
-# Pooling batches with at least this many input elements are split into one part per core;
-# below it the threads cost more than they save.
+# Pooling and batch-norm batches with at least this many input elements are split into one part
+# per core; below it the threads cost more than they save.
 PARALLEL_MIN_ELEMENTS = 400_000
 
 

@@ -74,41 +74,78 @@ def _check_enough_values(x: np.ndarray, owner: str) -> None:
                          f"x has shape {x.shape} (N·H·W = 1)")
 
 
-def _normalise(x: np.ndarray, eps: float):
-    """x̂ and 1/sqrt(var_c + ε), with the batch's per-channel mean and biased variance."""
-    mean = x.mean(axis=_AXES, keepdims=True)
-    var = x.var(axis=_AXES, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    return (x - mean) * inv_std, inv_std
+def _check_statistics(mean, var, channels: int, owner: str):
+    """The forward pass's ``mean`` and ``var`` handed to the backward pass: both or neither."""
+    if mean is None and var is None:
+        return None, None
+    if mean is None or var is None:
+        given, missing = ("mean", "var") if var is None else ("var", "mean")
+        raise ValueError(f"{owner}: {given} was given without {missing}; pass both (the "
+                         f"statistics returned by batch_norm2d(..., return_stats=True)) or "
+                         f"neither")
+    mean = _check_channel_vector(mean, "mean", channels, owner)
+    var = _check_channel_vector(var, "var", channels, owner)
+    if not np.isfinite(mean).all():
+        raise ValueError(f"{owner}: mean must be finite; got {mean}")
+    if not (np.isfinite(var).all() and (var >= 0).all()):
+        raise ValueError(f"{owner}: var must be finite and >= 0 (a biased variance); got {var}")
+    return mean, var
+
+
+def _normalise(x: np.ndarray, eps: float, mean=None, var=None):
+    """x̂ and 1/sqrt(var_c + ε), with the batch's per-channel mean and biased variance (or the
+    given ones)."""
+    if mean is None:
+        mean, var = x.mean(axis=_AXES), x.var(axis=_AXES)
+    inv_std = 1.0 / np.sqrt(var + eps)[None, :, None, None]
+    return (x - mean[None, :, None, None]) * inv_std, inv_std
 
 
 def _forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
     """``y = γ_c x̂ + b_c`` and the batch statistics ``(mean_c, var_c)`` it used."""
     if _tuning.BN_FUSED:
         return _norm_fast.forward(x, gamma, beta, eps)
-    x_hat, _ = _normalise(x, eps)
+    mean, var = x.mean(axis=_AXES), x.var(axis=_AXES)
+    x_hat, _ = _normalise(x, eps, mean, var)
     y = gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
-    return y.astype(x.dtype, copy=False), x.mean(axis=_AXES), x.var(axis=_AXES)
+    return y.astype(x.dtype, copy=False), mean, var
 
 
-def batch_norm2d(x, gamma, beta, *, eps: float = 1e-5) -> np.ndarray:
+def batch_norm2d(x, gamma, beta, *, eps: float = 1e-5, return_stats: bool = False):
     r"""Batch normalization with the batch's statistics: :math:`y = \gamma_c \hat x + b_c`.
 
     ``x`` (N, C, H, W); ``gamma``, ``beta`` (C,). Returns ``y`` of the shape and dtype of ``x``.
     An empty batch gives an empty result (as in PyTorch).
+
+    With ``return_stats=True`` it returns ``(y, mean, var)``: the per-channel mean and biased
+    variance it normalised with, shape (C,), in the dtype of ``x`` (NaN for an empty batch).
+    Handing them to :func:`batch_norm2d_backward` spares it computing them again, as PyTorch's
+    autograd keeps them from the forward pass.
     """
     x = _check_x(x, "batch_norm2d")
     gamma = _check_channel_vector(gamma, "gamma", x.shape[1], "batch_norm2d")
     beta = _check_channel_vector(beta, "beta", x.shape[1], "batch_norm2d")
     eps = _check_eps(eps, "batch_norm2d")
+    if not isinstance(return_stats, (bool, np.bool_)):
+        raise TypeError(f"batch_norm2d: return_stats must be True or False; "
+                        f"got {return_stats!r}")
     _check_enough_values(x, "batch_norm2d")
     if x.size == 0:
-        return np.empty_like(x)
-    return _forward(x, gamma, beta, eps)[0]
+        y, mean, var = np.empty_like(x), np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+    else:
+        y, mean, var = _forward(x, gamma, beta, eps)
+    if not return_stats:
+        return y
+    return y, mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
 
 
-def batch_norm2d_backward(dout, x, gamma, *, eps: float = 1e-5):
-    r"""Gradients of :func:`batch_norm2d`: ``(dx, dgamma, dbeta)`` by the three-term formula."""
+def batch_norm2d_backward(dout, x, gamma, *, eps: float = 1e-5, mean=None, var=None):
+    r"""Gradients of :func:`batch_norm2d`: ``(dx, dgamma, dbeta)`` by the three-term formula.
+
+    ``mean`` and ``var`` (C,), optional: the statistics the forward pass normalised with (as
+    returned by ``batch_norm2d(..., return_stats=True)``); without them they are computed from
+    ``x`` again. Give both or neither.
+    """
     x = _check_x(x, "batch_norm2d_backward")
     dout = as_float_array(dout, "dout")
     if dout.shape != x.shape:
@@ -116,13 +153,14 @@ def batch_norm2d_backward(dout, x, gamma, *, eps: float = 1e-5):
                          f"got {dout.shape}")
     gamma = _check_channel_vector(gamma, "gamma", x.shape[1], "batch_norm2d_backward")
     eps = _check_eps(eps, "batch_norm2d_backward")
+    mean, var = _check_statistics(mean, var, x.shape[1], "batch_norm2d_backward")
     _check_enough_values(x, "batch_norm2d_backward")
     if x.size == 0:
         zeros = np.zeros(x.shape[1], dtype=np.result_type(x, dout))
         return np.empty_like(x), zeros, zeros.copy()
     if _tuning.BN_FUSED:
-        return _norm_fast.backward(dout, x, gamma, eps)
-    x_hat, inv_std = _normalise(x, eps)
+        return _norm_fast.backward(dout, x, gamma, eps, mean, var)
+    x_hat, inv_std = _normalise(x, eps, mean, var)
     dbeta = dout.sum(axis=_AXES)
     dgamma = (dout * x_hat).sum(axis=_AXES)
     d_mean = dout.mean(axis=_AXES, keepdims=True)
@@ -146,8 +184,10 @@ class BatchNorm2D(Layer):
             + \kappa\,\tfrac{NHW}{NHW-1}\operatorname{var}_c
 
     with ``momentum`` :math:`\kappa` (the running variance is the *unbiased* estimate, as in
-    PyTorch). In evaluation mode (``layer.eval()``) it normalises with the running
-    statistics, a fixed affine map per channel. Parameters: ``gamma`` (ones) and ``beta``, the shift :math:`b_c` (zeros).
+    PyTorch). The batch's mean and biased variance are kept for the backward pass, as PyTorch's
+    autograd keeps them, and handed to :func:`batch_norm2d_backward`. In evaluation mode
+    (``layer.eval()``) it normalises with the running statistics, a fixed affine map per
+    channel. Parameters: ``gamma`` (ones) and ``beta``, the shift :math:`b_c` (zeros).
     """
 
     def __init__(self, channels: int, *, momentum: float = 0.1, eps: float = 1e-5):
@@ -195,7 +235,7 @@ class BatchNorm2D(Layer):
         self.running_mean += self.momentum * mean
         self.running_var *= 1 - self.momentum
         self.running_var += self.momentum * var * (m / (m - 1))
-        self._cache = ("train", x, None)
+        self._cache = ("train", x, (mean, var))   # kept for the backward pass, as in PyTorch
         return y
 
     def backward(self, dout):
@@ -210,7 +250,9 @@ class BatchNorm2D(Layer):
             self.grads["gamma"][...] = (dout * x_hat).sum(axis=_AXES)
             self.grads["beta"][...] = dout.sum(axis=_AXES)
             return dout * self.params["gamma"][None, :, None, None] * inv_std
-        dx, dgamma, dbeta = batch_norm2d_backward(dout, a, self.params["gamma"], eps=self.eps)
+        mean, var = b if b is not None else (None, None)
+        dx, dgamma, dbeta = batch_norm2d_backward(dout, a, self.params["gamma"], eps=self.eps,
+                                                  mean=mean, var=var)
         self.grads["gamma"][...] = dgamma
         self.grads["beta"][...] = dbeta
         return dx

@@ -49,6 +49,47 @@ def test_batch_norm_backward_central_differences(rng, shape):
                                              dout), "dbeta")
 
 
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batch_norm_statistics_returned_and_handed_to_the_backward_pass(rng, shape):
+    """``return_stats=True`` returns the mean and biased variance the forward pass used;
+    given to the backward pass they give the gradients it computes without them."""
+    x, dout = 2 + 3 * randn(rng, *shape), randn(rng, *shape)
+    gamma, beta = randn(rng, shape[1]), randn(rng, shape[1])
+    y, mean, var = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+    np.testing.assert_array_equal(y, cc.batch_norm2d(x, gamma, beta))
+    assert_allclose(mean, x.mean(axis=(0, 2, 3)), name="mean")
+    assert_allclose(var, x.var(axis=(0, 2, 3)), name="biased variance")
+    want = naive.batch_norm2d_backward_naive(dout, x, gamma)
+    without = cc.batch_norm2d_backward(dout, x, gamma)
+    with_stats = cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var)
+    for name, g, h, w in zip(("dx", "dgamma", "dbeta"), with_stats, without, want):
+        assert_allclose(g, w, rtol=1e-9, atol=1e-11, name=name)
+        assert_allclose(g, h, rtol=1e-12, atol=1e-13, name=name)
+
+
+def test_batch_norm_backward_uses_the_statistics_it_is_given(rng):
+    """Other statistics than the batch's give the three-term formula with those statistics
+    (here the running statistics of a layer, as one may hand in)."""
+    x, dout = randn(rng, 4, 2, 3, 3), randn(rng, 4, 2, 3, 3)
+    gamma, mean, var = randn(rng, 2), randn(rng, 2), 0.5 + rng.uniform(size=2)
+    dx, dgamma, dbeta = cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var, eps=1e-3)
+    c = (None, slice(None), None, None)
+    x_hat = (x - mean[c]) / np.sqrt(var[c] + 1e-3)
+    m = x.size // 2
+    want = gamma[c] / np.sqrt(var[c] + 1e-3) * (
+        dout - dout.sum(axis=(0, 2, 3))[c] / m - x_hat * (dout * x_hat).sum(axis=(0, 2, 3))[c] / m)
+    assert_allclose(dx, want, rtol=1e-10, name="dx")
+    assert_allclose(dgamma, (dout * x_hat).sum(axis=(0, 2, 3)), rtol=1e-10, name="dgamma")
+    assert_allclose(dbeta, dout.sum(axis=(0, 2, 3)), rtol=1e-10, name="dbeta")
+
+
+def test_batch_norm_statistics_in_float32(rng):
+    x = (1 + randn(rng, 3, 2, 4, 4)).astype(np.float32)
+    y, mean, var = cc.batch_norm2d(x, np.ones(2), np.zeros(2), return_stats=True)
+    assert y.dtype == mean.dtype == var.dtype == np.float32
+    assert_allclose(var, x.astype(np.float64).var(axis=(0, 2, 3)), rtol=1e-5, name="var")
+
+
 def test_batch_norm_output_statistics_and_zero_sum_gradient(rng):
     x = 5 + 3 * randn(rng, 6, 4, 3, 3)
     y = cc.batch_norm2d(x, np.ones(4), np.zeros(4), eps=1e-12)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cnn_core as cc
-from cnn_core import _parallel, _tuning, _workspace, naive
+from cnn_core import _norm_fast, _parallel, _tuning, _workspace, naive
 from testhelpers import assert_allclose
 
 needs_blas_control = pytest.mark.skipif(not _parallel._blas(),
@@ -123,6 +123,36 @@ def test_parallel_average_pooling_by_tiles(forced, monkeypatch):
         np.testing.assert_array_equal(y, cc.avg_pool2d(x, 2))
         np.testing.assert_array_equal(dx, cc.avg_pool2d_backward(dout, x, 2))
         monkeypatch.setattr(_parallel, "workers", lambda: 2)
+
+
+@pytest.mark.parametrize("shape, dtype, offset", [
+    ((5, 3, 6, 7), "float64", 2.0), ((4, 5, 3, 3), "float32", 1.0), ((3, 1, 4, 4), "float64", 0.0),
+    ((6, 4, 5, 5), "float32", 1e3)])         # 1e3: the centred, two-pass path
+@pytest.mark.parametrize("chunk_bytes", [1, 256 * 2**10])
+def test_parallel_batch_norm_equals_serial_bit_for_bit(forced, monkeypatch, shape, dtype, offset,
+                                                       chunk_bytes):
+    """Batch norm splits the batch among the threads and each part into chunks of images (one
+    image each with ``chunk_bytes=1``): neither changes a single bit of any result."""
+    monkeypatch.setattr(_norm_fast, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_norm_fast, "PARALLEL_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(11)
+    x = (offset + rng.standard_normal(shape)).astype(dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+
+    def run():
+        y, mean, var = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+        return (y, mean, var, *cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var),
+                *cc.batch_norm2d_backward(dout, x, gamma))
+    threaded = run()
+    tol = 1e-9 if dtype == "float64" else 1e-4
+    assert_allclose(threaded[0], naive.batch_norm2d_naive(x, gamma, beta), rtol=tol, atol=tol)
+    for got, want in zip(threaded[3:6], naive.batch_norm2d_backward_naive(dout, x, gamma)):
+        assert_allclose(got, want, rtol=tol, atol=tol)
+    _serial(monkeypatch)
+    monkeypatch.setattr(_norm_fast, "CHUNK_BYTES", 256 * 2**10)
+    for got, want in zip(threaded, run()):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_padding_frame_stays_zero_between_calls(forced):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import cnn_core as cc
-from cnn_core import _conv_fast, _norm_fast, _parallel, _pool_max, _pool_tiles, _tuning, _workspace
+from cnn_core import (_conv_fast, _norm_fast, _parallel, _pool_max, _pool_tiles, _tuning,
+                      _workspace, naive)
 from test_conv import CONV_CASES
 from test_pooling import POOL_CASES
 from testhelpers import assert_allclose
@@ -121,11 +122,11 @@ SPIES = {
 
 
 BN_CASES = [((3, 2, 4, 5), "float64"), ((2, 3, 1, 1), "float64"), ((4, 1, 3, 3), "float32"),
-            ((1, 4, 7, 2), "float64")]
+            ((1, 4, 7, 2), "float64"), ((5, 3, 6, 6), "float32")]
 
 
 @pytest.mark.parametrize("shape, dtype", BN_CASES)
-def test_batch_norm_fused_path_equals_general_path(shape, dtype):
+def test_batch_norm_fused_path_equals_general_path(forced, shape, dtype):
     rng = np.random.default_rng(75)
     x = (5 + 3 * rng.standard_normal(shape)).astype(dtype)
     gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
@@ -135,13 +136,65 @@ def test_batch_norm_fused_path_equals_general_path(shape, dtype):
         with _tuning.switched(BN_FUSED=on):
             layer = cc.BatchNorm2D(shape[1], momentum=0.3)
             y_layer = layer.forward(x)
-            results[on] = (cc.batch_norm2d(x, gamma, beta),
+            dx_layer = layer.backward(dout)
+            y, mean, var = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+            results[on] = (cc.batch_norm2d(x, gamma, beta), y, mean, var,
                            *cc.batch_norm2d_backward(dout, x, gamma),
-                           y_layer, layer.running_mean.copy(), layer.running_var.copy())
+                           *cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var),
+                           y_layer, dx_layer, layer.grads["gamma"].copy(),
+                           layer.running_mean.copy(), layer.running_var.copy())
     tol = 1e-12 if dtype == "float64" else 1e-5
     for got, want in zip(results[True], results[False]):
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype, offset, two_passes",
+                         [("float32", 1e3, True), ("float32", 2.0, False),
+                          ("float64", 1e5, True), ("float64", 1e3, False)])
+def test_batch_norm_fused_statistics_far_from_zero(monkeypatch, dtype, offset, two_passes):
+    """Values far from zero relative to their spread: the one-pass variance Σx²/m − mean² would
+    cancel, so the fused path centres them and sums again. Checked against the loops in float64
+    (on the same rounded values), and shown to be needed: with the second pass switched off the
+    float32 statistics are far off."""
+    monkeypatch.setattr(_tuning, "BN_FUSED", True)
+    rng = np.random.default_rng(76)
+    x = (offset + rng.standard_normal((6, 3, 5, 5))).astype(dtype)
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    centred = []                          # per decision: were the values centred on the mean?
+    original = _norm_fast._origin
+    monkeypatch.setattr(_norm_fast, "_origin",
+                        lambda *a: centred.append(original(*a)[1] is not None) or original(*a))
+    y, mean, var = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+    grads = cc.batch_norm2d_backward(dout, x, gamma, mean=mean, var=var)
+    assert centred == [two_passes] * 2    # forward (statistics and map), backward
+    tol = 2e-5 if dtype == "float32" else 1e-9
+    x64 = x.astype(np.float64)
+    assert_allclose(var, x64.var(axis=(0, 2, 3)), rtol=tol, name="var")
+    assert_allclose(y, naive.batch_norm2d_naive(x64, gamma, beta), rtol=tol, atol=tol, name="y")
+    for name, got, want in zip(("dx", "dgamma", "dbeta"), grads,
+                               naive.batch_norm2d_backward_naive(dout, x64, gamma)):
+        scale = np.abs(want).max()
+        assert_allclose(got / scale, want / scale, rtol=tol, atol=tol, name=name)
+    if dtype == "float32" and two_passes:
+        monkeypatch.setattr(_norm_fast, "ONE_PASS_MAX_LOSS", np.inf)
+        _, _, var_one_pass = cc.batch_norm2d(x, gamma, beta, return_stats=True)
+        assert np.abs(var_one_pass / x64.var(axis=(0, 2, 3)) - 1).max() > 1e-3
+
+
+def test_batch_norm_layer_hands_its_statistics_to_the_backward_pass(monkeypatch):
+    monkeypatch.setattr(_tuning, "BN_FUSED", True)
+    seen = []
+    original = _norm_fast.backward
+    monkeypatch.setattr(_norm_fast, "backward", lambda *a: seen.append(a) or original(*a))
+    layer = cc.BatchNorm2D(2)
+    x = np.random.default_rng(77).standard_normal((3, 2, 4, 4))
+    layer.forward(x)
+    layer.backward(np.ones_like(x))
+    (_, _, _, _, mean, var), = seen
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2, 3)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("switch", _tuning.SWITCHES)

@@ -30,6 +30,14 @@ def _bn_after_forward():
     return layer
 
 
+def _bn_gradients_with_and_without_statistics():
+    x = np.arange(96.0).reshape(X.shape) % 7
+    dout = np.cos(np.arange(96.0)).reshape(X.shape)
+    _, mean, var = cc.batch_norm2d(x, G, B, return_stats=True)
+    return (cc.batch_norm2d_backward(dout, x, G),
+            cc.batch_norm2d_backward(dout, x, G, mean=mean, var=var))
+
+
 def _dropout_after_forward():
     layer = cc.Dropout(0.5, rng=_rng())
     layer.forward(X)
@@ -64,6 +72,13 @@ CASES = {
         Result("batch_norm2d: empty batch gives an empty result",
                lambda: cc.batch_norm2d(np.ones((0, 3, 4, 4)), G, B),
                _ok(lambda y: y.shape == (0, 3, 4, 4), "unexpected result")),
+        Case("batch_norm2d: return_stats = 1 (not a bool)",
+             lambda: cc.batch_norm2d(X, G, B, return_stats=1), TypeError,
+             ("return_stats", "True or False")),
+        Result("batch_norm2d: return_stats of an empty batch gives NaN statistics",
+               lambda: cc.batch_norm2d(np.ones((0, 3, 4, 4)), G, B, return_stats=True),
+               _ok(lambda r: r[0].shape == (0, 3, 4, 4) and np.isnan(r[1]).all()
+                   and np.isnan(r[2]).all(), "unexpected result")),
     ],
     "batch_norm2d_backward": [
         Case("batch_norm2d_backward: dout of another shape",
@@ -72,6 +87,35 @@ CASES = {
              lambda: cc.batch_norm2d_backward(X, X, np.ones(4)), ValueError, ("gamma",)),
         Case("batch_norm2d_backward: str x",
              lambda: cc.batch_norm2d_backward(X, X.astype(str), G), TypeError, ("x",)),
+        Case("batch_norm2d_backward: mean without var",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.zeros(3)), ValueError,
+             ("mean", "without var", "both")),
+        Case("batch_norm2d_backward: var without mean",
+             lambda: cc.batch_norm2d_backward(X, X, G, var=np.ones(3)), ValueError,
+             ("var", "without mean", "both")),
+        Case("batch_norm2d_backward: mean of 2 channels",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.zeros(2), var=np.ones(3)),
+             ValueError, ("mean", "(3,)", "(2,)")),
+        Case("batch_norm2d_backward: var 2-D",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.zeros(3), var=np.ones((1, 3))),
+             ValueError, ("var", "(3,)", "(1, 3)")),
+        Case("batch_norm2d_backward: mean NaN",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.array([0.0, np.nan, 0.0]),
+                                              var=np.ones(3)), ValueError, ("mean", "finite")),
+        Case("batch_norm2d_backward: var negative",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.zeros(3),
+                                              var=np.array([1.0, -1.0, 1.0])), ValueError,
+             ("var", ">= 0")),
+        Case("batch_norm2d_backward: var inf",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.zeros(3),
+                                              var=np.full(3, np.inf)), ValueError,
+             ("var", "finite")),
+        Case("batch_norm2d_backward: str mean",
+             lambda: cc.batch_norm2d_backward(X, X, G, mean=np.array(["0"] * 3),
+                                              var=np.ones(3)), TypeError, ("mean",)),
+        Result("batch_norm2d_backward: the statistics of batch_norm2d give the same gradients",
+               _bn_gradients_with_and_without_statistics,
+               _ok(lambda r: all(np.allclose(a, b) for a, b in zip(*r)), "gradients differ")),
     ],
     "BatchNorm2D": [
         Case("BatchNorm2D: channels 0", lambda: cc.BatchNorm2D(0), ValueError, ("channels",)),
