@@ -3,7 +3,7 @@
     python tools/make_pdf.py [--out _build/pdf/book.pdf] [--no-build]
 
 Offline, from the notebooks' stored outputs (the ones strict nbval re-executes and compares in
-``make test``), in four steps:
+``make test``), in four steps (about two and a half minutes here):
 
 1. **One page.** Jupyter Book's ``singlehtml`` builder, execution off, writes the book as one
    HTML page into ``_build/pdf/src`` (``_ext/pdf_edition.py`` lets that builder render every
@@ -15,15 +15,19 @@ Offline, from the notebooks' stored outputs (the ones strict nbval re-executes a
    table of contents, opens every dropdown, moves every solution into an appendix of solutions,
    and keeps internal links inside the PDF; ``tools/pdf/print.css`` sets the A4 page, hides the
    site's navigation and buttons, wraps code in print only, and keeps figures and equations whole.
-3. **Printed twice** with ``page.pdf(outline=True)``: the first print's bookmarks (one per
-   heading) give the page of every chapter, section and solution; they are written into the
-   table of contents and the exercises, and the second print must paginate exactly as the first.
-4. **Running heads.** Chromium cannot vary a header from page to page, so a second document of
-   as many A4 pages, each with its chapter's title and its page number, is printed and laid over
-   the book's pages with pypdf.
+3. **Printed once**, tagged, with ``page.pdf(outline=True)``: Chromium's bookmarks, one per
+   heading in document order, give the page of every part, chapter, section and exercise. Their
+   titles are Chromium's (words repeated where a heading wraps, formulas left out), so the
+   bookmarks are rebuilt from the headings' own text; the tags are dropped (they more than
+   double the file).
+4. **Laid over it** with pypdf: the contents' page numbers (the same page printed again with
+   everything but those numbers hidden: their boxes have a fixed width, so nothing moves) and
+   the running heads (Chromium cannot vary a header from page to page: a second document of as
+   many A4 pages, each with its chapter's title and its page number).
 
-It also writes ``_build/pdf/report.json`` (pages, bookmarks, figures, MathJax errors, code boxes
-wider than the page), which ``tests/pdf`` reads with the PDF itself, and copies the PDF to
+It also writes ``_build/pdf/report.json`` (pages, headings and their pages, running heads,
+figures, formulas and MathJax errors, code boxes cut or wrapped, requests leaving the machine),
+which ``tests/pdf`` reads with the PDF itself, and copies the PDF to
 ``_build/html/book.pdf`` when a site has been built, where the intro page links to it.
 """
 

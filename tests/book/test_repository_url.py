@@ -40,7 +40,7 @@ def test_the_setting_is_read_from_the_config():
 
 def test_no_other_copy_of_the_url():
     url = repository_links.repository_url()
-    owner_and_name = "/".join(url.split("/")[-2:])       # e.g. cnn-core/cnn-math-verified
+    owner_and_name = "/".join(url.split("/")[-2:])       # owner/name
     copies = []
     for path in repository_files():
         try:

@@ -1,6 +1,7 @@
 // Turns the one-page build of the book into the PDF edition's document (tools/make_pdf.py).
-// Called once with the book's facts after MathJax has typeset the page; it returns what it did,
-// and leaves window.pdfEdition.setPages(bookmarks) to write page numbers after the first print.
+// Called once with the book's facts after MathJax has typeset the page; it returns what it did
+// and leaves window.pdfEdition: setPages(bookmarks) writes the contents' page numbers after the
+// print, frontNumbersOnly() leaves only those numbers visible for the print laid over it.
 (facts) => {
   const article = document.querySelector("article.bd-article") || document.querySelector("main");
   document.documentElement.dataset.theme = "light";
@@ -75,9 +76,9 @@
   const solutions = make("section", "pdf-chapter pdf-solutions");
   solutions.id = "pdf-solutions";
   solutions.append(make("h2", "", "Solutions to the exercises"));
-  solutions.append(make("p", "", "Each solution is printed here, not under its exercise; " +
-    "the exercise gives the page. The notebooks and the site hold the same solutions in " +
-    "closed dropdowns, and the student notebooks leave them out."));
+  solutions.append(make("p", "", "Each solution is printed here, not under its exercise, " +
+    "in the order of the chapters; each exercise links to its solution and back. The site " +
+    "holds the same solutions in closed dropdowns; the student notebooks leave them out."));
   let moved = 0;
   for (const chapter of chapters) {
     const found = [...chapter.section.querySelectorAll("div.solution")];
