@@ -139,24 +139,32 @@ def test_every_chapter_and_section_title_is_in_the_text():
     assert not missing, missing
 
 
-def test_every_chapter_and_section_is_a_bookmark():
+@cache
+def bookmarks() -> list[tuple[str, int]]:
+    """Every bookmark (pypdf), at any depth, in order: its title and its page (0-based)."""
     from pypdf import PdfReader
 
     reader = PdfReader(PDF)
-    marks = []
+    found = []
 
     def walk(items):
         for item in items:
             if isinstance(item, list):
                 walk(item)
             else:
-                marks.append(squash(item.title))
+                found.append((item.title, reader.get_destination_page_number(item)))
     walk(reader.outline)
-    joined = "|".join(marks)
+    return found
+
+
+def test_every_chapter_and_section_is_a_bookmark():
+    joined = "|".join(squash(title) for title, _ in bookmarks())
     missing = [(file, title) for file in toc_files() for title in headings_of(file, 3)
                if not all(squash(part) in joined for part in text_parts(title))]
     assert not missing, missing
-    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    from pypdf import PdfReader
+
+    top = [item.title for item in PdfReader(PDF).outline if not isinstance(item, list)]
     assert [t for t in top if t.startswith("Part ")] == [
         part["caption"] for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
         if part["caption"].startswith("Part ")]
@@ -165,21 +173,12 @@ def test_every_chapter_and_section_is_a_bookmark():
 def test_bookmarks_point_at_their_headings():
     """Each bookmark's page holds its title (independent of the maker's own bookkeeping): its
     words up to the first formula, whose typeset symbols the text does not keep in order."""
-    from pypdf import PdfReader
-
-    reader = PdfReader(PDF)
     wrong = []
-
-    def walk(items):
-        for item in items:
-            if isinstance(item, list):
-                walk(item)
-                continue
-            page = reader.get_destination_page_number(item)
-            plain = re.match(r"[ -~]*", item.title).group()    # up to a formula's symbols
-            if squash(plain)[:24] not in squash(pages()[page]):
-                wrong.append((item.title, page + 1))
-    walk(reader.outline)
+    for title, page in bookmarks():
+        plain = re.match(r"[ -~]*", title).group()    # up to a formula's symbols
+        if squash(plain)[:24] not in squash(pages()[page]):
+            wrong.append((title, page + 1))
+    assert len(bookmarks()) > 400
     assert not wrong, wrong[:10]
 
 
