@@ -31,9 +31,10 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --keep-going
 	$(MAKE) pdf PDF_OPTIONAL=1
 
+# The PDF and the site checks run side by side: each mostly waits on one Chromium process.
 test: unit notebooks exercise-check build-check
-	$(MAKE) pdf PDF_OPTIONAL=1
-	$(MAKE) site-check pdf-check
+	$(MAKE) -j2 --output-sync=target pdf site-check PDF_OPTIONAL=1
+	$(MAKE) pdf-check
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -n $(JOBS) -q --ignore=tests/site --ignore=tests/exercises \
