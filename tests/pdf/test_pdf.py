@@ -308,3 +308,12 @@ def test_the_site_links_to_the_pdf():
         pytest.skip("no built site in _build/html")
     assert 'href="../book.pdf"' in intro.read_text(encoding="utf-8")
     assert (ROOT / "_build" / "html" / "book.pdf").read_bytes() == PDF.read_bytes()
+
+
+def test_no_doubled_reference_words():
+    """A reference already prints its kind ("Exercise 2.7", "Fig. 2.6"): "exercise {ref}`…`" in
+    the source prints "exercise Exercise 2.7"."""
+    text = re.sub(r"\s+", " ", "".join(pages()))
+    doubled = re.findall(r"\b(?:exercises?|figures?|fig\.|equations?|eq\.|sections?|chapters?) "
+                         r"(?:Exercise|Fig\.|Figure|Equation|Section|Chapter) [\d.]+", text, re.I)
+    assert not doubled, doubled[:10]
