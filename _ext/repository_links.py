@@ -1,4 +1,4 @@
-"""The repository's URL is one setting, ``repository.url`` in ``_config.yml``; all links derive from it.
+"""The repository's URL is one setting, ``repository.url`` in _config.yml; all links derive from it.
 
 Jupyter Book makes the source, issues and edit buttons and the Binder and Colab launch buttons
 from it. This extension gives it to the book's text: ``{{ repo_url }}`` (the URL) and

@@ -210,7 +210,8 @@
         const mark = bookmarks[i] || { title: "", page: 0 };
         const title = headingText(h);
         const [mine, theirs] = [key(title), key(mark.title)];
-        if (!theirs || !(theirs.startsWith(mine.slice(0, 8)) || theirs.includes(mine.slice(0, 12)))) {
+        const agree = theirs.startsWith(mine.slice(0, 8)) || theirs.includes(mine.slice(0, 12));
+        if (!theirs || !agree) {
           mismatched.push(`${title} / ${mark.title}`);
         }
         h.dataset.page = mark.page;
