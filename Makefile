@@ -75,7 +75,7 @@ site-check: $(STAMP)
 pdf: $(STAMP)
 	$(BIN)/python tools/make_pdf.py
 
-# Checks of the PDF with poppler's pdftotext, pdfimages and pdfinfo (skipped with a message
+# Checks of the PDF with poppler's pdftotext, pdftohtml, pdfimages, pdfinfo (skipped with a message
 # without them): titles, bookmarks, contents' page numbers, running heads, math, figures,
 # solutions in their appendix, nothing in the right margin, no site navigation.
 pdf-check: $(STAMP)
