@@ -51,7 +51,8 @@ def text_parts(title: str) -> list[str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def tools_present():
-    missing = [t for t in ("pdftotext", "pdftohtml", "pdfimages", "pdfinfo") if shutil.which(t) is None]
+    tools = ("pdftotext", "pdftohtml", "pdfimages", "pdfinfo")
+    missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         pytest.skip(f"poppler's {', '.join(missing)} not installed (apt-get install -y "
                     "poppler-utils): the PDF is not checked")
