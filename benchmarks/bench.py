@@ -72,6 +72,18 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
+def set_threads(threads: int) -> int:
+    """Limit numpy's BLAS to ``threads`` (0: leave its default) and give PyTorch as many.
+    Returns the number of BLAS threads in use."""
+    if threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads, user_api="blas")
+    threads = blas_threads()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threads
+
+
 def interleaved(fns: dict, repeats: int, block: int = 5) -> dict:
     """Time every function ``repeats`` times, in alternating blocks: one untimed call of the
     first function, then ``block`` timed calls of it, then the same for the next function, and
@@ -346,6 +358,20 @@ def copy_weights(np_model, model):
     return model
 
 
+def epoch_batches(n: int, batch: int) -> list:
+    """The index batches of one epoch over ``n`` examples, in a fixed shuffled order."""
+    order = np.random.default_rng(1).permutation(n)
+    return [order[i:i + batch] for i in range(0, n, batch)]
+
+
+def print_epochs(res: dict) -> None:
+    """One line per library and dtype of :func:`compare_epochs`'s result, with numpy's ratio."""
+    tn = res["numpy float64"][0]
+    for name, (tmin, tmed) in res.items():
+        ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"
+        print(f"{name:14} {tmin:7.3f} s  (median {tmed:.3f} s){ratio}")
+
+
 def compare_epochs(model, opt, make_torch, x, y, batches, repeats) -> dict:
     """One epoch of ``model`` trained by ``opt`` on ``batches`` of ``(x, y)`` with cross-entropy,
     and the same in PyTorch float64 and float32 (``make_torch(dtype)`` returns a torch model
@@ -389,8 +415,7 @@ def compare_epochs(model, opt, make_torch, x, y, batches, repeats) -> dict:
 def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
     data = cc.data.load_digits()
     x, y = data.x_train, data.y_train
-    order = np.random.default_rng(1).permutation(len(x))
-    batches = [order[i:i + batch] for i in range(0, len(x), batch)]
+    batches = epoch_batches(len(x), batch)
     print(f"\n## one training epoch, LeNet-style net on the digits ({len(x)} images, batch {batch},"
           f" SGD lr {lr} momentum {momentum})  [s, minimum of {repeats} interleaved epochs]")
     model = lenet_numpy(np.random.default_rng(0))
@@ -401,10 +426,8 @@ def bench_epoch(repeats, rows, lr=0.05, momentum=0.9, batch=32):
         tmodel = lenet_torch(lenet_numpy(np.random.default_rng(0)), tdtype)
         return tmodel, torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=momentum)
     res = compare_epochs(model, opt, make_torch, x, y, batches, repeats)
-    tn = res["numpy float64"][0]
+    print_epochs(res)
     for name, (tmin, tmed) in res.items():
-        ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"
-        print(f"{name:14} {tmin:7.3f} s  (median {tmed:.3f} s){ratio}")
         rows.append(dict(kind="epoch", dtype=name, case="lenet-digits", seconds=tmin,
                          median=tmed))
 
@@ -423,12 +446,7 @@ def main(argv=None):
     ap.add_argument("--json", help="also write the measurements to this file")
     args = ap.parse_args(argv)
     sections = {"epoch"} if args.epoch else set(args.only.split(","))
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads, user_api="blas")
-    threads = blas_threads()
-    if torch is not None:
-        torch.set_num_threads(threads)
+    threads = set_threads(args.threads)
     print(f"numpy {np.__version__} (BLAS threads: {threads}); torch "
           f"{torch.__version__ + f' (threads: {torch.get_num_threads()})' if torch else 'not installed'}"
           f"; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cnn_core as cc  # noqa: E402
-from bench import blas_threads, compare_epochs, copy_weights, fmt_ms, interleaved  # noqa: E402
+from bench import (compare_epochs, copy_weights, epoch_batches, fmt_ms,  # noqa: E402
+                   interleaved, print_epochs, set_threads)
 
 try:
     import torch
@@ -105,8 +106,7 @@ def lenet5_torch(ours, dtype):
 def bench_lenet(repeats, batch=32, lr=1e-3):
     data = cc.data.load_mnist(verbose=False)
     x, y = data.x_train, data.y_train
-    order = np.random.default_rng(1).permutation(len(x))
-    batches = [order[i:i + batch] for i in range(0, len(x), batch)]
+    batches = epoch_batches(len(x), batch)
     print(f"\n## one epoch of LeNet-5 on MNIST ({len(x)} images 28x28, batch {batch}, Adam "
           f"{lr})  [s, minimum of {repeats} interleaved epochs]")
     model = lenet5(np.random.default_rng(0))
@@ -115,11 +115,7 @@ def bench_lenet(repeats, batch=32, lr=1e-3):
     def make_torch(tdtype):
         tmodel = lenet5_torch(lenet5(np.random.default_rng(0)), tdtype)
         return tmodel, torch.optim.Adam(tmodel.parameters(), lr=lr)
-    res = compare_epochs(model, opt, make_torch, x, y, batches, repeats)
-    tn = res["numpy float64"][0]
-    for name, (tmin, tmed) in res.items():
-        ratio = "" if name.startswith("numpy") else f"   numpy/{name} = {tn / tmin:.2f}"
-        print(f"{name:14} {tmin:7.3f} s  (median {tmed:.3f} s){ratio}")
+    print_epochs(compare_epochs(model, opt, make_torch, x, y, batches, repeats))
 
 
 def main(argv=None):
@@ -129,12 +125,7 @@ def main(argv=None):
     ap.add_argument("--epoch-repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads, user_api="blas")
-    threads = blas_threads()
-    if torch is not None:
-        torch.set_num_threads(threads)
+    threads = set_threads(args.threads)
     print(f"numpy {np.__version__} (BLAS threads: {threads}); torch "
           f"{torch.__version__ if torch else 'not installed'}; load average "
           f"{os.getloadavg()[0]:.2f}")
