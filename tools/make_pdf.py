@@ -108,20 +108,20 @@ def book_facts() -> dict:
 # --- 3. print ---------------------------------------------------------------------------------
 
 def outline_pages(pdf: Path) -> list[dict]:
-    """The PDF's bookmarks in document order: title, depth and 1-based page."""
+    """The PDF's bookmarks in document order: title and 1-based page."""
     from pypdf import PdfReader
 
     reader = PdfReader(pdf)
     entries: list[dict] = []
 
-    def walk(items, depth):
+    def walk(items):
         for item in items:
             if isinstance(item, list):
-                walk(item, depth + 1)
+                walk(item)
             else:
-                entries.append({"title": item.title, "depth": depth,
+                entries.append({"title": item.title,
                                 "page": reader.get_destination_page_number(item) + 1})
-    walk(reader.outline, 0)
+    walk(reader.outline)
     return entries
 
 

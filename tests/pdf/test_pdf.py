@@ -287,10 +287,8 @@ def test_solutions_are_in_the_appendix_not_under_the_exercises():
 def test_nothing_crosses_the_right_margin():
     """No word of text (code included) reaches into the right margin: nothing is cut. (Chromium
     rounds the 20 mm margin to whole CSS pixels: the text ends 19.4 mm from the edge.)"""
-    over = []
-    for number, (height, page_words) in enumerate(words(), start=1):
-        width = A4_WIDTH_PT
-        over += [(number, box[2], w) for *box, w in page_words if box[2] > width - MARGIN_19MM]
+    over = [(number, box[2], w) for number, (_, page_words) in enumerate(words(), start=1)
+            for *box, w in page_words if box[2] > A4_WIDTH_PT - MARGIN_19MM]
     assert not over, over[:10]
     assert report()["code_cut"] == 0 and report()["code_boxes"] > 500
 

@@ -198,7 +198,7 @@
   };
   const key = (text) => norm(text).toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
   window.pdfEdition = {
-    // bookmarks: [{title, depth, page}] of the print, one per heading in document order. Their
+    // bookmarks: [{title, page}] of the print, one per heading in document order. Their
     // titles are Chromium's (it can repeat words, and it leaves formulas out), so they are
     // matched by order and checked by the start of each title.
     setPages(bookmarks) {
