@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _workspace
 from ._workspace import by_batch, scratch_array
 
 # Bytes of one array's chunk: the chunks of the three or four arrays a step touches stay in a
@@ -58,15 +59,15 @@ def _channels(a: np.ndarray) -> np.ndarray:
 
 def _each_chunk(fn, x3: np.ndarray) -> None:
     """``fn(k0, k1)`` for runs ``k0:k1`` of images of ``x3`` (N, C, H·W) whose part of it fills
-    ``CHUNK_BYTES``, in one contiguous part of the batch per core when the batch is large (as
-    pooling splits it: ``_workspace.PARALLEL_MIN_ELEMENTS``)."""
+    ``CHUNK_BYTES``, in one contiguous part of the batch per core when the batch is large
+    (``_workspace.NORM_PARALLEL_MIN_BYTES``)."""
     n, image_bytes = x3.shape[0], max(1, x3[:1].nbytes)
 
     def part(n0: int, n1: int) -> None:
         per = max(1, (CHUNK_BYTES if n1 - n0 == n else PARALLEL_CHUNK_BYTES) // image_bytes)
         for k0 in range(n0, n1, per):
             fn(k0, min(k0 + per, n1))
-    by_batch(part, x3)
+    by_batch(part, x3, large_enough=x3.nbytes >= _workspace.NORM_PARALLEL_MIN_BYTES)
 
 
 def _rows(v: np.ndarray, m: int, dtype) -> np.ndarray:

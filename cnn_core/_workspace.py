@@ -66,9 +66,15 @@ MAX_CHUNK_BYTES = 16 * 2**20
 # threads would cost more than they save (the 8×8-digit layers of chapter 7 are below).
 PARALLEL_MIN_MACS = 2_000_000
 
-# Pooling and batch-norm batches with at least this many input elements are split into one part
-# per core; below it the threads cost more than they save.
+# Pooling batches with at least this many input elements are split into one part per core;
+# below it the threads cost more than they save.
 PARALLEL_MIN_ELEMENTS = 400_000
+
+# Batch norm's batches are split from this many bytes on: measured on two cores, a float64
+# (64, 6, 28, 28) batch (2.4 MB) took 1.34 ms split against 1.84 ms in one thread and a float32
+# one (1.2 MB) 0.89 against 1.08, while a float64 (64, 16, 10, 10) one (0.8 MB) gained 10% and
+# a float32 one lost half (minima of 200 alternating runs, benchmarks/README.md).
+NORM_PARALLEL_MIN_BYTES = 2**20
 
 
 def _workers(n: int, large_enough: bool) -> int:
@@ -98,9 +104,12 @@ def plan(n: int, macs: int, bytes_per_image: int, io_bytes: int) -> list[list[tu
             for p0, p1 in zip(edges, edges[1:])]
 
 
-def by_batch(fn, x: np.ndarray) -> None:
+def by_batch(fn, x: np.ndarray, large_enough: bool | None = None) -> None:
     """Run ``fn(n0, n1)`` over the batch of ``x``: in one call, or in one contiguous part per core
-    when the batch is large enough. ``fn`` writes its results into slices of preallocated arrays."""
+    when the batch is large enough (by default: ``PARALLEL_MIN_ELEMENTS``). ``fn`` writes its
+    results into slices of preallocated arrays."""
     n = x.shape[0]
-    edges = _parallel.bounds(n, _workers(n, x.size >= PARALLEL_MIN_ELEMENTS))
+    if large_enough is None:
+        large_enough = x.size >= PARALLEL_MIN_ELEMENTS
+    edges = _parallel.bounds(n, _workers(n, large_enough))
     _parallel.run(lambda r: fn(*r), list(zip(edges, edges[1:])))

@@ -25,6 +25,7 @@ def forced(monkeypatch):
     monkeypatch.setattr(_tuning, "THREADS", True)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(_workspace, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(_workspace, "NORM_PARALLEL_MIN_BYTES", 0)
 
 
 def _serial(monkeypatch):
@@ -127,7 +128,8 @@ def test_parallel_average_pooling_by_tiles(forced, monkeypatch):
 
 @pytest.mark.parametrize("shape, dtype, offset", [
     ((5, 3, 6, 7), "float64", 2.0), ((4, 5, 3, 3), "float32", 1.0), ((3, 1, 4, 4), "float64", 0.0),
-    ((6, 4, 5, 5), "float32", 1e3)])         # 1e3: the centred, two-pass path
+    ((6, 4, 5, 5), "float32", 1e3),          # 1e3: the centred, two-pass path
+    ((5, 4, 3, 6), "float32", (1e3, 0.0, 0.0, 1e3))])  # off-centre in two channels of four
 @pytest.mark.parametrize("chunk_bytes", [1, 256 * 2**10])
 def test_parallel_batch_norm_equals_serial_bit_for_bit(forced, monkeypatch, shape, dtype, offset,
                                                        chunk_bytes):
@@ -136,7 +138,7 @@ def test_parallel_batch_norm_equals_serial_bit_for_bit(forced, monkeypatch, shap
     monkeypatch.setattr(_norm_fast, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(_norm_fast, "PARALLEL_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(11)
-    x = (offset + rng.standard_normal(shape)).astype(dtype)
+    x = (np.reshape(offset, (1, -1, 1, 1)) + rng.standard_normal(shape)).astype(dtype)
     dout = rng.standard_normal(shape).astype(dtype)
     gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
 
@@ -177,6 +179,66 @@ def test_run_returns_results_in_order_and_uses_another_thread():
     assert [i for i, _ in names] == [0, 1, 2]
     assert names[0][1] == threading.current_thread().name   # the first part runs in the caller
     assert all(name.startswith("cnn_core") for _, name in names[1:])
+
+
+def test_run_from_two_threads_at_once():
+    """Two callers at the same time: the second finds the workers busy and runs its parts itself;
+    both get their own results in order."""
+    barrier, results = threading.Barrier(2), {}
+
+    def part(p):
+        caller, i = p
+        barrier.wait(timeout=10) if i == 0 else None     # both callers are inside run() at once
+        return caller * 10 + i
+
+    def call(caller):
+        results[caller] = _parallel.run(part, [(caller, 0), (caller, 1), (caller, 2)])
+    threads = [threading.Thread(target=call, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert results == {1: [10, 11, 12], 2: [20, 21, 22]}
+    assert _parallel._state["active"] == 0
+
+
+def test_workers_keep_nothing_of_a_call_alive():
+    """After run() returns, the worker threads hold no reference to the parts, the function or
+    the results (a batch's arrays would otherwise live on until the next parallel call)."""
+    import gc
+    import weakref
+
+    class Part:
+        pass
+    parts, refs = [Part(), Part(), Part()], []
+
+    def fn(part):
+        result = Part()
+        refs.append(weakref.ref(result))
+        return result
+    refs += [weakref.ref(p) for p in parts]
+    _parallel.run(fn, parts)
+    del parts
+    gc.collect()
+    assert len(refs) == 6 and all(r() is None for r in refs)
+
+
+def test_run_waits_for_every_worker_when_the_first_part_raises():
+    """An exception in the caller's own part is raised only after the workers have finished,
+    and the next call finds them ready."""
+    finished = []
+
+    def fn(i):
+        if i == 0:
+            raise KeyError("first part")
+        threading.Event().wait(0.05)
+        finished.append(i)
+        return i
+
+    with pytest.raises(KeyError, match="first part"):
+        _parallel.run(fn, [0, 1, 2])
+    assert sorted(finished) == [1, 2]
+    assert _parallel.run(lambda i: i * i, [1, 2, 3]) == [1, 4, 9]
 
 
 @needs_blas_control
