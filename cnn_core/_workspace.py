@@ -70,10 +70,11 @@ PARALLEL_MIN_MACS = 2_000_000
 # below it the threads cost more than they save.
 PARALLEL_MIN_ELEMENTS = 400_000
 
-# Batch norm's batches are split from this many bytes on: measured on two cores, a float64
-# (64, 6, 28, 28) batch (2.4 MB) took 1.34 ms split against 1.84 ms in one thread and a float32
-# one (1.2 MB) 0.89 against 1.08, while a float64 (64, 16, 10, 10) one (0.8 MB) gained 10% and
-# a float32 one lost half (minima of 200 alternating runs, benchmarks/README.md).
+# Batch norm's batches are split from this many bytes on: measured on two cores, forward +
+# backward, a float64 (64, 6, 28, 28) batch (2.4 MB) took 1.43 ms split against 1.85 ms in one
+# thread and a float32 one (1.2 MB) 0.85 against 0.94 ms, while split, a float64
+# (64, 16, 10, 10) one (0.8 MB) gained 10 % at best and a float32 one lost half (minima of 200
+# alternating runs, benchmarks/README.md).
 NORM_PARALLEL_MIN_BYTES = 2**20
 
 
