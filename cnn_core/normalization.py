@@ -227,7 +227,7 @@ class BatchNorm2D(Layer):
             return gamma * x_hat + beta
         _check_enough_values(x, "BatchNorm2D")
         if x.size == 0:
-            self._cache = ("train", x, None)
+            self._cache = ("train", x, (None, None))     # the backward pass returns zeros
             return np.empty_like(x)
         y, mean, var = _forward(x, self.params["gamma"], self.params["beta"], self.eps)
         m = x.shape[0] * x.shape[2] * x.shape[3]
@@ -250,7 +250,7 @@ class BatchNorm2D(Layer):
             self.grads["gamma"][...] = (dout * x_hat).sum(axis=_AXES)
             self.grads["beta"][...] = dout.sum(axis=_AXES)
             return dout * self.params["gamma"][None, :, None, None] * inv_std
-        mean, var = b if b is not None else (None, None)
+        mean, var = b
         dx, dgamma, dbeta = batch_norm2d_backward(dout, a, self.params["gamma"], eps=self.eps,
                                                   mean=mean, var=var)
         self.grads["gamma"][...] = dgamma

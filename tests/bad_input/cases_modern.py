@@ -38,6 +38,14 @@ def _bn_gradients_with_and_without_statistics():
             cc.batch_norm2d_backward(dout, x, G, mean=mean, var=var))
 
 
+def _bn_empty_batch_backward():
+    layer = cc.BatchNorm2D(3)
+    layer.grads["gamma"][...] = layer.grads["beta"][...] = 1.0    # stale values to overwrite
+    layer.forward(np.ones((0, 3, 4, 4)))
+    dx = layer.backward(np.ones((0, 3, 4, 4)))
+    return dx, layer.grads["gamma"], layer.grads["beta"]
+
+
 def _dropout_after_forward():
     layer = cc.Dropout(0.5, rng=_rng())
     layer.forward(X)
@@ -124,6 +132,10 @@ CASES = {
         Case("BatchNorm2D: momentum 1.5", lambda: cc.BatchNorm2D(3, momentum=1.5), ValueError,
              ("momentum",)),
         Case("BatchNorm2D: eps -1", lambda: cc.BatchNorm2D(3, eps=-1.0), ValueError, ("eps",)),
+        Result("BatchNorm2D: an empty batch, forward and backward, gives zero gradients",
+               _bn_empty_batch_backward,
+               _ok(lambda r: r[0].shape == (0, 3, 4, 4) and not r[1].any() and not r[2].any(),
+                   "unexpected result")),
     ],
     "BatchNorm2D.forward": [
         Case("BatchNorm2D.forward: 4 channels for a 3-channel layer",
